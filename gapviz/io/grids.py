@@ -1,0 +1,43 @@
+"""Wavelength grids shipped with the package (no network at run time)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+
+def _load(name: str, key: str) -> np.ndarray:
+    with resources.files("gapviz.data").joinpath(name).open("rb") as fh:
+        return np.load(fh)[key]
+
+
+@lru_cache(maxsize=None)
+def aspcap_wavelength() -> np.ndarray:
+    """The 7214-pixel ASPCAP grid (three APOGEE chips, 15168.13-16936.75 Å, vacuum), as used by The Payne."""
+    return _load("aspcap_wavelength.npz", "wavelength").astype(np.float64)
+
+
+@lru_cache(maxsize=None)
+def aspcap_payne_mask() -> np.ndarray:
+    """(7214,) bool: True where tuned Kurucz models deviate > 2 % from the Sun/Arcturus (Ting et al. 2019)."""
+    return _load("aspcap_payne_mask.npz", "apogee_mask").astype(bool)
+
+
+@lru_cache(maxsize=None)
+def aspcap_continuum_pixels() -> np.ndarray:
+    """(7214,) bool: continuum pixels chosen by The Cannon on the ASPCAP grid."""
+    return _load("aspcap_continuum_pixels.npz", "pixels_cannon").astype(bool)
+
+
+#: APOGEE chip edges in vacuum Å (blue, green, red), with a little margin.
+APOGEE_CHIPS: tuple[tuple[float, float], ...] = ((15100.0, 15800.0), (15850.0, 16440.0), (16470.0, 16960.0))
+
+
+def chip_of(wavelength: np.ndarray) -> np.ndarray:
+    """Chip index (0 blue, 1 green, 2 red; -1 outside) of each vacuum wavelength in Å."""
+    out = np.full(np.shape(wavelength), -1, dtype=int)
+    for i, (lo, hi) in enumerate(APOGEE_CHIPS):
+        out[(wavelength >= lo) & (wavelength <= hi)] = i
+    return out
