@@ -41,3 +41,20 @@ def chip_of(wavelength: np.ndarray) -> np.ndarray:
     for i, (lo, hi) in enumerate(APOGEE_CHIPS):
         out[(wavelength >= lo) & (wavelength <= hi)] = i
     return out
+
+
+#: The shipped sample's windows: (first vacuum Å, number of pixels) cut from the ASPCAP grid. Chosen to hold
+#: Mn I + OH (blue), Ti I + Mg I (blue), Ca I + the CO 4-1 band head (green), Al I + Fe I + CN (red).
+SAMPLE_WINDOWS: tuple[tuple[float, int], ...] = ((15200.0, 256), (15700.0, 256), (16150.0, 256), (16700.0, 256))
+
+
+def window_pixels(windows: tuple[tuple[float, int], ...] = SAMPLE_WINDOWS) -> np.ndarray:
+    """Indices into the ASPCAP grid of the pixels inside ``windows`` (sorted, unique)."""
+    grid = aspcap_wavelength()
+    idx = [np.arange(n) + int(np.searchsorted(grid, start)) for start, n in windows]
+    return np.unique(np.concatenate(idx))
+
+
+def sample_wavelength() -> np.ndarray:
+    """The shipped sample's grid: 4 windows x 256 pixels of the ASPCAP grid (vacuum Å)."""
+    return aspcap_wavelength()[window_pixels()]
