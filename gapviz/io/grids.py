@@ -32,7 +32,7 @@ def aspcap_continuum_pixels() -> np.ndarray:
 
 
 #: APOGEE chip edges in vacuum Å (blue, green, red), with a little margin.
-APOGEE_CHIPS: tuple[tuple[float, float], ...] = ((15100.0, 15800.0), (15850.0, 16440.0), (16470.0, 16960.0))
+APOGEE_CHIPS: tuple[tuple[float, float], ...] = ((15050.0, 15835.0), (15840.0, 16450.0), (16455.0, 17000.0))
 
 
 def chip_of(wavelength: np.ndarray) -> np.ndarray:

@@ -207,13 +207,11 @@ class SpectraFile:
         return self._err is not None
 
     def read(self, index=slice(None)) -> Spectra:
-        """Read the stars selected by ``index`` (a slice or a sorted integer array) into memory."""
+        """Read the stars selected by ``index`` (a slice or an integer array, any order, repeats allowed)."""
         if not isinstance(index, slice):
-            index = np.asarray(index)
-            order = np.argsort(index)
-            inverse = np.argsort(order)
-            rows = self._read_rows(index[order])
-            return rows.subset(inverse)
+            # h5py needs strictly increasing indices: read each row once, then reorder/repeat
+            unique, inverse = np.unique(np.asarray(index), return_inverse=True)
+            return self._read_rows(unique).subset(inverse)
         return self._read_rows(index)
 
     def _read_rows(self, index) -> Spectra:
@@ -260,7 +258,7 @@ def write_spectra(spectra: Spectra, path: str | os.PathLike, overwrite: bool = T
             f.create_dataset("flux", data=spectra.flux.astype(np.float32), chunks=chunks, **(opts if chunks else {}))
             if spectra.flux_err is not None:
                 f.create_dataset("flux_err", data=spectra.flux_err.astype(np.float32), chunks=chunks, **(opts if chunks else {}))
-            group = f.create_group("labels")
+            group = f.create_group("labels", track_order=True)  # keep the label order on reading
             for name, values in spectra.labels.items():
                 group.create_dataset(name, data=np.asarray(values, dtype=np.float64))
             if spectra.star_id is not None:
