@@ -329,6 +329,15 @@ def lines_in_range(df: pd.DataFrame, wmin: float, wmax: float) -> pd.DataFrame:
     return df.loc[keep].reset_index(drop=True)
 
 
+def linemake_paths() -> list[Path]:
+    """The seven linemake H-band lists shipped in ``data_samples/linelists/`` (MOOG, gzip), sorted by name."""
+    folder = Path(__file__).resolve().parents[2] / "data_samples" / "linelists"
+    paths = sorted(folder.glob("linemake_*_hband.moog*"))
+    if not paths:
+        raise GapvizError(f"{folder}: no linemake_*_hband.moog(.gz) line lists; expected the repository's data_samples")
+    return paths
+
+
 def write_linelist_csv(df: pd.DataFrame, path: str | os.PathLike, overwrite: bool = True) -> Path:
     """Write ``df`` as a gapviz line-list CSV (vacuum Å, ``medium=vacuum``), atomically; gzip if ``path`` ends .gz."""
     missing = [c for c in ("wavelength", "species", "loggf", "elow_ev") if c not in df.columns]

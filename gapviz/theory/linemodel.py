@@ -1,0 +1,405 @@
+"""LineModel: a fast, differentiable line-list spectrum, labels -> continuum-normalised flux.
+
+Not a radiative-transfer code: a one-layer (Milne-Eddington-like) sum of Gaussian optical depths whose
+strengths follow the textbook scalings, calibrated so that a red giant looks like an APOGEE red giant.
+For each line l of species s and a star with labels (teff, logg, fe_h, [X/Fe]):
+
+    log10 τ_lin,l = C_s + log gf_l + log10(λ_l² / σ_l) − θ χ_low,l + log10(N_s / N_H) − log10 κ_c
+
+(τ_lin: the weak-line peak optical depth at the instrument's resolution; saturation below.)
+
+* θ = 5040 / teff. Abundances: A(X) = A_sun(X) (Asplund 2009) + fe_h + [X/Fe] for elements with a label in
+  ``label_names``, + fe_h for the other metals (H and He do not scale).
+* Gas and electron pressure of the line-forming layer: log P_g = 5.3 + (logg − 4.44)/3 − fe_h/3 (a shallower
+  g-dependence than the textbook 2/3, so that molecules are not far too strong in dwarfs); electrons from
+  the metals (Saha, χ ≈ 7.6 eV): log P_e = −3.037 + ½ log P_g + ½ fe_h + 1.25 log T − 3.8 θ (1.0 for the Sun),
+  so the H⁻ continuum weakens quickly towards cool stars.
+* Ionisation: Saha with partition functions fixed at their 5000 K values (``abundances.PARTITION_5000K``),
+  two stages only, and the level population ∝ gf 10^(−θ χ_low) / U of the line's stage; neutral lines of easily
+  ionised elements (Fe, Mg, Si, Al, Ca, ...) therefore barely depend on logg while their ion lines
+  strengthen towards low logg (∝ 1/P_e).
+* Continuum: H⁻, κ_c ∝ P_e θ^2.5 10^(0.754 θ) per H atom.
+* Molecules form in the cooler outer layer (T = 0.85 teff, for both excitation and dissociation): partial
+  pressure p_mol = Π p_X / K(T), K from the Saha-like dissociation equation with D0 from the line list
+  (H2O: the H–OH D0 plus the O–H one, i.e. the atomisation energy), partition-function ratio 10^-1.5 per
+  bond, and the molecule's own partition function ∝ T² dividing its level populations;
+  p_mol is capped smoothly at the pressure of its scarcest constituent; each molecule independently (no
+  shared atom budget: C locked in CO does not starve CN). CN/CO/OH therefore strengthen strongly towards
+  low teff and H2O/FeH only show in the coolest stars.
+* C_s: one constant for all atoms and one per molecule (``CALIBRATION``, hard-coded, so independent of
+  which lines a given list holds). Atoms, CO, CN and OH: least-squares fit of this model with the full
+  linemake H-band lists to the APOGEE spectrum of the NGC 6819 giant 2M19410822+4019319 at (teff 4700,
+  logg 2.6, fe_h 0; data_samples/apogee/sp19410822.txt), CO then raised 0.15 dex: strongest Si/Mg/Fe/Al
+  lines ≈ 57/50/47/42 % deep, OH ≈ 28 %, CN ≈ 12 %, CO ≈ 8 % (single-line peak depths at R = 22,500).
+  The others from target depths: C2 1 %, HF 2 %, HCl 0.5 % in that giant; H2O 30 %, FeH 20 % in an M dwarf
+  (3500, 4.8, 0).
+* Profile: the intrinsic line is a Doppler Gaussian (thermal at ``broadening_teff`` + microturbulence), the
+  observed one a Gaussian with σ² = b²/2 + σ_inst² (FWHM_inst = λ/R) of the same equivalent width, so its
+  weak-line peak optical depth is τ_lin = τ0 b / (√2 σ). Saturation follows the Voigt curve of growth
+  (damping a = 0.02; a 3-parameter closed-form fit, ``profiles.saturation_factor``) W = √π b F(τ0): an
+  isolated line's observed peak is F(k τ_lin) / k with k = √2 σ / b
+  (one typical k, for 28 u). It is applied to the summed τ_lin of each pixel, i.e. lines blended within a
+  resolution element saturate together (exact for isolated lines). flux = exp(−τ), in (0, 1].
+  Widths are fixed at construction. Lines of one species group are summed at construction into columns on
+  a 0.04 eV excitation-energy grid (linear weights between nodes; < 1 % error in 10^(−θχ)), so a batch is
+  strengths (n, ncolumn) @ profiles (ncolumn, npix, sparse): one sparse matmul, no per-line work.
+* Speed: lines whose central depth stays below ``min_depth`` everywhere in ``label_box`` (evaluated on a
+  teff × logg × fe_h grid with every [X/Fe] at the box maximum), or that have no pixel within 4 σ, are
+  dropped at construction; ``linelist`` holds only the kept lines, ``n_dropped`` counts the others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from gapviz.errors import GapvizError
+from gapviz.io.linelist import ATOMIC_NUMBER, parse_species
+from gapviz.labels import DEFAULT_LABELS, LABELS
+from gapviz.theory.abundances import element_constants, partition_functions
+from gapviz.theory.profiles import (
+    C_KMS, binned_profile_matrix, doppler_b, instrument_sigma, saturate, saturation_factor,
+)
+
+LN10 = math.log(10.0)
+MOLECULE_LAYER = 0.85  # T(molecules) / teff
+LOG_U_RATIO_PER_BOND = -1.5  # log10(U_A U_B / U_AB) per bond: CO at 4000 K (U_C U_O ≈ 81, U_CO ≈ 2700)
+MOLECULE_U_POWER = 2.0  # U_mol ∝ T^2 (rotation × vibration), which spreads molecules over more levels when hot
+#: extra bond energy (eV) to add to the line list's D0 to get the atomisation energy of polyatomics
+ATOMISATION_EXTRA_EV = {"H2O": 4.411}
+#: log10 opacity constants: "atoms" for every atomic line, one per molecule (see module docstring)
+CALIBRATION: dict[str, float] = {
+    "atoms": 14.442, "CO": 18.73, "OH": 19.131, "CN": 16.679, "C2": 23.642, "HF": 20.439, "HCl": 22.372,
+    "H2O": 17.426, "FeH": 16.91, "molecules": 12.0,  # "molecules": any other molecule (CH, TiO, ...)
+}
+DEFAULT_LABEL_BOX: dict[str, tuple[float, float]] = {
+    "teff": (3000.0, 7000.0), "logg": (-0.5, 5.5), "fe_h": (-2.5, 0.75), "x_fe": (-1.0, 1.5),
+}
+REFERENCE_WAVELENGTH = 16000.0  # Å, where the λ² term is normalised
+TYPICAL_MASS = 28.0  # u, of the Doppler width used for saturation (Si, CO)
+CHI_STEP = 0.04  # eV, excitation-energy node spacing of the binned profile matrix
+
+
+def _softplus10(x: torch.Tensor) -> torch.Tensor:
+    """log10(1 + 10**x), smooth and stable."""
+    return nn.functional.softplus(x * LN10) / LN10
+
+
+def _check_label_names(label_names: Sequence[str]) -> list[str]:
+    names = [str(n) for n in label_names]
+    for name in names:
+        ok = name in LABELS or (name.endswith("_fe") and name[:-3].capitalize() in ATOMIC_NUMBER)
+        if not ok:
+            raise GapvizError(
+                f"LineModel: unknown label {name!r}; expected teff, logg, fe_h or <element>_fe (e.g. mg_fe)"
+            )
+    for need in ("teff", "logg"):
+        if need not in names:
+            raise GapvizError(f"LineModel: label_names {names} lacks {need!r}; the line model needs teff and logg")
+    if len(set(names)) != len(names):
+        raise GapvizError(f"LineModel: label_names {names} repeat a name")
+    return names
+
+
+def _label_element(name: str) -> str | None:
+    if name in LABELS:
+        return LABELS[name].element
+    return name[:-3].capitalize() if name.endswith("_fe") else None
+
+
+class LineModel(nn.Module):
+    """labels (n, nlabel) in ``label_names`` order -> flux (n, npix) on ``wavelength`` (vacuum Å).
+
+    linelist: the contract table of ``gapviz.io.linelist``; wavelength: (npix,) vacuum Å; resolution: λ/FWHM.
+    """
+
+    def __init__(
+        self,
+        linelist: pd.DataFrame,
+        wavelength: np.ndarray,
+        resolution: float = 22500.0,
+        label_names: Sequence[str] = DEFAULT_LABELS,
+        microturbulence: float = 1.5,
+        broadening_teff: float = 4750.0,
+        min_depth: float = 1e-3,
+        label_box: dict[str, tuple[float, float]] | None = None,
+        nsigma: float = 4.0,
+        dtype: torch.dtype = torch.float32,
+    ):
+        super().__init__()
+        self.label_names = _check_label_names(label_names)
+        self.resolution = float(resolution)
+        self.wavelength = np.asarray(wavelength, dtype=np.float64)
+        if self.wavelength.ndim != 1 or self.wavelength.size < 2 or not np.all(np.diff(self.wavelength) > 0):
+            raise GapvizError("LineModel: wavelength must be a 1-D strictly increasing grid (vacuum Å)")
+        if not resolution > 0:
+            raise GapvizError(f"LineModel: resolution must be > 0, got {resolution}")
+        self.dtype = dtype
+        lines = self._lines_near_grid(linelist, nsigma, microturbulence, broadening_teff)
+        self._build_tables(lines, microturbulence, broadening_teff)
+        keep = self._strong_enough(label_box or DEFAULT_LABEL_BOX, min_depth)
+        self.n_dropped = int(len(linelist) - keep.sum())
+        if not keep.any():
+            raise GapvizError(
+                f"LineModel: no line reaches depth {min_depth} anywhere in the label box on "
+                f"{self.wavelength[0]:.1f}-{self.wavelength[-1]:.1f} Å"
+            )
+        lines = lines.loc[keep].reset_index(drop=True)
+        self._build_tables(lines, microturbulence, broadening_teff)
+        self._build_profiles(nsigma)
+
+    # --- construction ----------------------------------------------------------------------------------
+    def _lines_near_grid(self, linelist, nsigma, microturbulence, broadening_teff) -> pd.DataFrame:
+        need = ["wavelength", "species", "loggf", "elow_ev"]
+        missing = [c for c in need if c not in getattr(linelist, "columns", [])]
+        if missing:
+            raise GapvizError(f"LineModel: line list lacks column(s) {missing}; read it with gapviz.io.linelist")
+        wl = linelist["wavelength"].to_numpy(float)
+        sigma = wl / (self.resolution * 2.3548) * 1.2  # generous: instrument plus Doppler
+        lo = np.searchsorted(self.wavelength, wl - nsigma * sigma)
+        hi = np.searchsorted(self.wavelength, wl + nsigma * sigma)
+        lines = linelist.loc[hi > lo].reset_index(drop=True)
+        if lines.empty:
+            raise GapvizError(
+                f"LineModel: none of the {len(linelist)} lines falls on the grid "
+                f"{self.wavelength[0]:.1f}-{self.wavelength[-1]:.1f} Å (vacuum); wrong line list or grid?"
+            )
+        return lines
+
+    def _build_tables(self, lines: pd.DataFrame, microturbulence: float, broadening_teff: float) -> None:
+        """Per-line constants, the group (atom+ion or molecule) each line belongs to, and per-group constants."""
+        self.linelist = lines
+        atoms, ions, mols = [], [], []
+        for s in lines["species"]:
+            try:
+                a, i, m = parse_species(s)
+            except ValueError as exc:
+                raise GapvizError(f"LineModel: line list: {exc}") from None
+            atoms.append(a), ions.append(i), mols.append(m)
+        d0 = lines["d0_ev"].to_numpy(float) if "d0_ev" in lines else np.full(len(lines), np.nan)
+        keys = [(s if m else f"{a[0]}:{min(i, 1)}") for s, a, i, m in zip(lines["species"], atoms, ions, mols)]
+        group_keys = list(dict.fromkeys(keys))
+        gindex = {k: j for j, k in enumerate(group_keys)}
+        self.elements = sorted({e for a in atoms for e in a}, key=ATOMIC_NUMBER.get)
+        eindex = {e: j for j, e in enumerate(self.elements)}
+        consts = {e: element_constants(e) for e in self.elements}
+        ne, ng = len(self.elements), len(group_keys)
+
+        # element abundances: [X/H] = labels @ abund_matrix
+        amat = np.zeros((len(self.label_names), ne))
+        for e, j in eindex.items():
+            if e in ("H", "He"):
+                continue
+            for k, name in enumerate(self.label_names):
+                el = _label_element(name)
+                if name == "fe_h" or (el == e and name != "fe_h"):
+                    amat[k, j] = 1.0
+        solar = np.array([consts[e][0] for e in self.elements])
+
+        # groups: atoms (element, ion) and molecules
+        first = {k: keys.index(k) for k in group_keys}
+        is_mol = np.array([mols[first[k]] for k in group_keys])
+        g_elem, g_ion, g_chi_ion = np.zeros(ng, dtype=int), np.zeros(ng), np.zeros(ng)
+        g_log_u = np.zeros((ng, 2))  # log10 (U_I, U_II)
+        stoich = np.zeros((ne, ng))
+        g_logk0, g_d0, calib = np.zeros(ng), np.zeros(ng), np.zeros(ng)
+        pmin_idx = np.zeros((ng, 3), dtype=int)
+        pmin_off = np.full((ng, 3), -np.inf)  # padding: log_p - (-inf) = +inf never wins the min
+        for k, j in gindex.items():
+            line0 = first[k]
+            a = atoms[line0]
+            if not is_mol[j]:
+                g_elem[j] = eindex[a[0]]
+                g_ion[j] = min(ions[line0], 1)
+                g_chi_ion[j] = consts[a[0]][1]
+                g_log_u[j] = np.log10(partition_functions(a[0]))
+                calib[j] = CALIBRATION["atoms"]
+                continue
+            counts: dict[str, int] = {}
+            for e in a:
+                counts[e] = counts.get(e, 0) + 1
+            for slot, (e, c) in enumerate(list(counts.items())[:3]):
+                stoich[eindex[e], j] = c
+                pmin_idx[j, slot] = eindex[e]
+                pmin_off[j, slot] = math.log10(c)
+            masses = [consts[e][2] for e in a]
+            mu = float(np.prod(masses) / np.sum(masses)) if len(a) == 2 else float(np.sum(masses))
+            nbond = len(a) - 1
+            g_logk0[j] = nbond * (4.414 + LOG_U_RATIO_PER_BOND) + 1.5 * math.log10(mu)
+            if not np.isfinite(d0[line0]):
+                raise GapvizError(f"LineModel: line list: molecule {k} has no dissociation energy d0_ev")
+            g_d0[j] = d0[line0] + ATOMISATION_EXTRA_EV.get(k, 0.0)
+            calib[j] = CALIBRATION.get(k, CALIBRATION["molecules"])
+        self.group_keys = group_keys
+        nbond = [len(atoms[first[k]]) - 1 if is_mol[j] else 0 for k, j in gindex.items()]
+        t = lambda x: torch.as_tensor(np.asarray(x), dtype=self.dtype)  # noqa: E731
+        self._is_mol = torch.as_tensor(is_mol)
+        self._amat, self._solar = t(amat), t(solar)
+        self._g_elem, self._g_ion, self._g_chi_ion = torch.as_tensor(g_elem), t(g_ion), t(g_chi_ion)
+        # Saha's log(2 U_II / U_I) and the Boltzmann 1/U of the line's own stage
+        self._g_log_saha_u = t(math.log10(2.0) + g_log_u[:, 1] - g_log_u[:, 0])
+        self._g_log_u = t(np.where(g_ion > 0, g_log_u[:, 1], g_log_u[:, 0]))
+        self._stoich, self._g_logk0, self._g_d0, self._calib = t(stoich), t(g_logk0), t(g_d0), t(calib)
+        self._pmin_idx, self._pmin_off = torch.as_tensor(pmin_idx), t(pmin_off)
+        self._nbond = t(nbond)
+
+        # per-line constants: intrinsic τ0 ∝ gf λ² / b; weak-line observed peak τ0 b / (√2 σ) ∝ gf λ² / σ
+        wl = lines["wavelength"].to_numpy(float)
+        b = doppler_b(wl, np.array([sum(consts[e][2] for e in a) for a in atoms]), broadening_teff, microturbulence)
+        self.line_sigma = np.sqrt(b**2 / 2.0 + instrument_sigma(wl, self.resolution) ** 2)  # Å
+        b_typ = doppler_b(REFERENCE_WAVELENGTH, TYPICAL_MASS, broadening_teff, microturbulence)
+        sigma_typ = math.sqrt(b_typ**2 / 2.0 + instrument_sigma(REFERENCE_WAVELENGTH, self.resolution) ** 2)
+        self._log_k = math.log10(math.sqrt(2.0) * sigma_typ / b_typ)  # observed / intrinsic width
+        chi_eff = lines["elow_ev"].to_numpy(float) / np.where(mols, MOLECULE_LAYER, 1.0)
+        b_ref = REFERENCE_WAVELENGTH * 1.5 / C_KMS
+        base = lines["loggf"].to_numpy(float) + np.log10(
+            (wl / REFERENCE_WAVELENGTH) ** 2 * b_ref / (math.sqrt(2.0) * self.line_sigma)
+        )
+        self._base_np, self._chi_np, self._group_np = base, chi_eff, np.array([gindex[k] for k in keys])
+        self._base, self._chi = t(base), t(chi_eff)
+        self._line_group = torch.as_tensor(self._group_np)
+
+    def _build_profiles(self, nsigma: float) -> None:
+        """Sum lines into (species group, excitation node) columns: one strength per column per star.
+
+        A line at χ between nodes χ_j < χ < χ_j+1 goes to both with linear weights, which interpolates
+        10^(−θ χ) to better than 1 % (node step ``CHI_STEP``; θ ≤ 2).
+        """
+        pos = self._chi_np / CHI_STEP
+        node = np.floor(pos).astype(np.int64)
+        frac = pos - node
+        nnode = int(node.max()) + 2
+        keys = np.concatenate([self._group_np * nnode + node, self._group_np * nnode + node + 1])
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        col0, col1 = inverse[: node.size], inverse[node.size:]
+        scale = np.full(uniq.size, -np.inf)  # per column: log10 of its largest line amplitude, for float32 range
+        np.maximum.at(scale, col0, self._base_np)
+        np.maximum.at(scale, col1, self._base_np)
+        w0 = (1.0 - frac) * 10.0 ** (self._base_np - scale[col0])
+        w1 = frac * 10.0 ** (self._base_np - scale[col1])
+        self._profiles = binned_profile_matrix(
+            self.wavelength, self.linelist["wavelength"].to_numpy(float), self.line_sigma, nsigma,
+            (col0, col1), (w0, w1), uniq.size, self.dtype,
+        )
+        t = lambda x: torch.as_tensor(np.asarray(x), dtype=self.dtype)  # noqa: E731
+        self._col_group = torch.as_tensor(uniq // nnode)
+        self._col_chi = t((uniq % nnode) * CHI_STEP)
+        self._col_scale = t(scale)
+
+    def _strong_enough(self, box: dict[str, tuple[float, float]], min_depth: float) -> np.ndarray:
+        """(nline,) bool: the line's central depth exceeds ``min_depth`` somewhere in ``box``."""
+        get = lambda n: box.get(n, box.get("x_fe", (0.0, 0.0)))  # noqa: E731
+        grid = []
+        for teff in np.linspace(*get("teff"), 9):
+            for logg in np.linspace(*get("logg"), 7):
+                for fe_h in get("fe_h"):
+                    row = {n: get(n)[1] for n in self.label_names}
+                    row.update(teff=teff, logg=logg, fe_h=fe_h)
+                    grid.append([row[n] for n in self.label_names])
+        with torch.no_grad():
+            log_tau = self.log_tau(torch.as_tensor(np.array(grid), dtype=self.dtype))
+        if min_depth <= 0:
+            return np.ones(log_tau.shape[1], dtype=bool)
+        return log_tau.max(dim=0).values.numpy() > math.log10(-math.log1p(-min_depth))
+
+    # --- physics -------------------------------------------------------------------------------------------
+    def _column(self, labels: torch.Tensor, name: str, default: float = 0.0) -> torch.Tensor:
+        if name in self.label_names:
+            return labels[:, self.label_names.index(name)]
+        return torch.full(labels.shape[:1], default, dtype=labels.dtype)
+
+    def group_log_density(self, labels: torch.Tensor) -> torch.Tensor:
+        """(n, ngroup) log10 of (absorber number density / H) − log10 κ_c + C_s, the per-species factor."""
+        teff, logg = self._column(labels, "teff"), self._column(labels, "logg")
+        fe_h = self._column(labels, "fe_h")
+        log_t = torch.log10(teff)
+        theta = 5040.0 / teff
+        log_pg = 5.3 + (logg - 4.44) / 3.0 - fe_h / 3.0
+        # electrons from metals (χ ≈ 7.6 eV), Saha: P_e² ∝ A_metal P_g T^2.5 10^(−θ χ); log P_e(Sun) = 1.0
+        log_pe = -3.037 + 0.5 * log_pg + 0.5 * fe_h + 1.25 * log_t - 3.8 * theta
+        log_kc = log_pe + 2.5 * torch.log10(theta) + 0.754 * theta
+        log_eps = self._solar - 12.0 + labels @ self._amat  # (n, nelem) log N_X/N_H
+
+        # atoms: two-stage Saha
+        log_s = (2.5 * log_t - 0.1762 - log_pe)[:, None] - theta[:, None] * self._g_chi_ion + self._g_log_saha_u
+        log_frac = torch.where(self._g_ion > 0, log_s - _softplus10(log_s), -_softplus10(log_s))
+        atoms = log_eps[:, self._g_elem] + log_frac - self._g_log_u
+
+        # molecules: dissociation equilibrium in the cool layer, capped by the scarcest constituent
+        theta_m = theta / MOLECULE_LAYER
+        log_tm = log_t + math.log10(MOLECULE_LAYER)
+        log_p = log_pg[:, None] + log_eps  # (n, nelem) partial pressures
+        log_k = self._g_logk0 + self._nbond * 2.5 * log_tm[:, None] - theta_m[:, None] * self._g_d0
+        log_unsat = log_p @ self._stoich - log_k
+        log_pmin = (log_p[:, self._pmin_idx] - self._pmin_off).amin(dim=2)
+        log_pmol = log_unsat - _softplus10(log_unsat - log_pmin)
+        mols = log_pmol - log_pg[:, None] - MOLECULE_U_POWER * log_tm[:, None]  # level population ∝ 1/U(T)
+        dens = torch.where(self._is_mol, mols, atoms)
+        return dens - log_kc[:, None] + self._calib
+
+    def log_tau_linear(self, labels: torch.Tensor) -> torch.Tensor:
+        """(n, nline) log10 of each line's observed peak optical depth in the weak-line limit (no saturation)."""
+        theta = 5040.0 / self._column(labels, "teff")
+        dens = self.group_log_density(labels)
+        return self._base - theta[:, None] * self._chi + torch.index_select(dens, 1, self._line_group)
+
+    def log_tau(self, labels: torch.Tensor) -> torch.Tensor:
+        """(n, nline) log10 of each line's observed peak optical depth, saturated by the curve of growth."""
+        log_tau = self.log_tau_linear(labels)
+        x = torch.pow(10.0, torch.clamp(log_tau + self._log_k, max=30.0))
+        return log_tau + torch.log10(saturation_factor(x))
+
+    def _as_tensor(self, labels) -> torch.Tensor:
+        x = torch.as_tensor(labels, dtype=self.dtype)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != len(self.label_names):
+            raise GapvizError(
+                f"LineModel: labels must have shape (n, {len(self.label_names)}) in the order {self.label_names}, "
+                f"got {tuple(x.shape)}"
+            )
+        return x
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        """Flux (n, npix) in (0, 1] for labels (n, nlabel); differentiable in the labels."""
+        labels = self._as_tensor(labels)
+        theta = 5040.0 / self._column(labels, "teff")
+        dens = torch.index_select(self.group_log_density(labels), 1, self._col_group)
+        strength = torch.exp(LN10 * (dens - theta[:, None] * self._col_chi + self._col_scale))  # (n, ncolumn)
+        tau_linear = torch.sparse.mm(self._profiles, strength.T).T  # (n, npix)
+        return torch.exp(-saturate(tau_linear, self._log_k))
+
+    # --- numpy conveniences --------------------------------------------------------------------------------
+    def spectra(self, labels: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Flux (n, npix) in the model's dtype for labels (n, nlabel) or one (nlabel,) vector; no autograd."""
+        x = self._as_tensor(np.asarray(labels, dtype=np.float64))
+        with torch.no_grad():
+            out = [self.forward(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros((0, self.wavelength.size), np.float32)
+
+    def line_depths(self, labels: np.ndarray) -> np.ndarray:
+        """(n, nline): central depth 1 − exp(−τ_peak) each kept line alone would make, at the instrument's R."""
+        x = self._as_tensor(np.asarray(labels, dtype=np.float64))
+        with torch.no_grad():
+            return (-torch.expm1(-torch.exp(self.log_tau(x) * LN10))).numpy()
+
+    @property
+    def line_wavelength(self) -> np.ndarray:
+        return self.linelist["wavelength"].to_numpy(float)
+
+    @property
+    def line_species(self) -> np.ndarray:
+        return self.linelist["species"].to_numpy(str)
+
+    @property
+    def line_elements(self) -> np.ndarray:
+        return self.linelist["elements"].to_numpy(str) if "elements" in self.linelist else self.line_species
+
+    @property
+    def nline(self) -> int:
+        return len(self.linelist)
