@@ -1,0 +1,12 @@
+"""Mock synthetic-gap experiments with ground truth (``gapviz mock``; docs/ARCHITECTURE.md §4).
+
+population: label samplers (the theory's box, a realistic observed population); effects: what observing adds
+(continuum error, noise, bad pixels); missing: which lines the theory lacks and their truth table;
+truth: the ``truth.h5`` file; experiment: ``MockConfig`` and ``run_mock`` tie them together.
+"""
+
+from gapviz.mock.effects import ObservingEffects
+from gapviz.mock.experiment import MockConfig, MockResult, run_mock
+from gapviz.mock.truth import Truth, read_truth, write_truth
+
+__all__ = ["MockConfig", "MockResult", "ObservingEffects", "Truth", "read_truth", "run_mock", "write_truth"]

@@ -1,0 +1,49 @@
+import pytest
+
+from gapviz.cli import main
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--missing-fraction", "1.5"], "--missing-fraction must be in [0, 1]"),
+        (["--missing-fraction", "-0.1"], "--missing-fraction must be in [0, 1]"),
+        (["--snr-range", "200", "50"], "--snr-range"),
+        (["--snr-range", "0", "50"], "--snr-range"),
+        (["--n-synthetic", "0"], ">= 1"),
+        (["--n-observed", "-3"], ">= 1"),
+        (["--loggf-scatter", "-0.1"], "--loggf-scatter"),
+        (["--resolution-observed", "0"], "resolutions must be > 0"),
+        (["--max-depth", "0.01"], "--max-depth"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, extra, message):
+    out = tmp_path / "exp"
+    assert main(["mock", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gapviz: error: ") and message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_existing_out_dir_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "exp"
+    out.mkdir()
+    (out / "synthetic.h5").write_bytes(b"old")
+    assert main(["mock", str(out), "--n-synthetic", "5"]) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "--overwrite" in err
+    assert (out / "synthetic.h5").read_bytes() == b"old"
+
+
+def test_out_dir_that_is_a_file(tmp_path, capsys):
+    out = tmp_path / "exp"
+    out.write_text("x")
+    assert main(["mock", str(out)]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_unknown_grid_rejected_by_parser(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["mock", str(tmp_path / "e"), "--grid", "galah"])
+    assert exc.value.code == 2
