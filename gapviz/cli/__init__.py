@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except GapvizError as exc:
         print(f"gapviz: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("gapviz: interrupted", file=sys.stderr)
         return 130
