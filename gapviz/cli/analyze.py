@@ -1,12 +1,37 @@
-"""`gapviz analyze` (to be written by its issue)."""
+"""`gapviz analyze RUN_DIR --observed O.h5 --linelist L --out STORE_DIR`: store + ranked candidates."""
+
+from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("analyze", help="(not yet available)")
+    p = sub.add_parser(
+        "analyze",
+        help="write the per-pixel store and the ranked missing-line candidates of a trained run",
+        description="Infer labels, evaluate theory/adapted models for every observed star, write "
+        "STORE_DIR/store.nc (netCDF4, CF-1.8) and STORE_DIR/candidates.csv.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished 'gapviz train' run (ignored by --method baseline)")
+    p.add_argument("--observed", required=True, metavar="O.h5", help="observed spectra file")
+    p.add_argument("--synthetic", metavar="S.h5", help="synthetic (training) set; needed by --method baseline")
+    p.add_argument("--linelist", required=True, metavar="L", help="the theory's line list (MOOG or CSV)")
+    p.add_argument("--reference-linelist", metavar="R", help="a fuller line list to identify candidates with")
+    p.add_argument("--out", required=True, metavar="STORE_DIR", help="output directory")
+    p.add_argument("--method", choices=("adapted", "baseline"), default="adapted")
+    p.add_argument("--attribution", choices=("regression", "response"), default="regression",
+                   help="label attribution measure (see gapviz.discover.attribute)")
+    p.add_argument("--resolution", type=float, default=22500.0, help="instrument resolving power λ/FWHM")
+    p.add_argument("--chunk-size", type=int, default=256, metavar="N", help="stars per chunk (memory bound)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    from gapviz.errors import GapvizError
+    from gapviz.pipeline import analyze
 
-    raise GapvizError("'gapviz analyze' is not available yet")
+    result = analyze(
+        args.run_dir, args.observed, args.linelist, args.out, synthetic=args.synthetic,
+        reference_linelist=args.reference_linelist, method=args.method, overwrite=args.overwrite,
+        chunk_size=args.chunk_size, resolution=args.resolution, attribution=args.attribution,
+    )
+    print(result.summary())
+    return 0

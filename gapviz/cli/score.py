@@ -1,12 +1,28 @@
-"""`gapviz score` (to be written by its issue)."""
+"""`gapviz score STORE_DIR --truth truth.h5`: precision/recall/attribution against a mock's truth."""
+
+from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("score", help="(not yet available)")
+    p = sub.add_parser(
+        "score",
+        help="score a store's candidates against a mock truth.h5, next to the baseline",
+        description="Writes STORE_DIR/score.json. Definitions: gapviz.discover.score (module docstring).",
+    )
+    p.add_argument("store_dir", metavar="STORE_DIR")
+    p.add_argument("--truth", required=True, metavar="truth.h5")
+    p.add_argument("--baseline-store", metavar="DIR",
+                   help="a store made with --method baseline (default: compute the baseline on the fly)")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    from gapviz.errors import GapvizError
+    from gapviz.discover.evaluate import score_store
+    from gapviz.discover.score import format_scores
 
-    raise GapvizError("'gapviz score' is not available yet")
+    scores = score_store(args.store_dir, args.truth, args.baseline_store)
+    print(format_scores(scores))
+    if "baseline_note" in scores:
+        print(scores["baseline_note"])
+    print(f"wrote {args.store_dir}/score.json")
+    return 0

@@ -1,0 +1,95 @@
+"""Match candidates with line lists: is the feature a known line that is too weak (strength problem) or a
+line the theory lacks (missing line)? And which reference-list line is it, if any?
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from gapviz.discover.detect import DEFAULT_RESOLUTION
+from gapviz.errors import GapvizError
+
+#: A theory line "explains" a candidate if its own depth is at least this fraction of the candidate's.
+STRENGTH_FRACTION = 0.5
+#: Lines weaker than this (central depth) are ignored when naming the nearest theory line.
+MIN_LINE_DEPTH = 1e-3
+
+
+def lines_in_range(linelist: pd.DataFrame, wavelength: np.ndarray, source: str, margin: float = 2.0) -> pd.DataFrame:
+    """The lines within the grid (± ``margin`` Å); GapvizError naming ``source`` if there are none."""
+    lo, hi = float(np.min(wavelength)) - margin, float(np.max(wavelength)) + margin
+    sel = linelist[(linelist["wavelength"] >= lo) & (linelist["wavelength"] <= hi)].reset_index(drop=True)
+    if sel.empty:
+        span = (f"{linelist['wavelength'].min():.2f}-{linelist['wavelength'].max():.2f} Å"
+                if len(linelist) else "no lines at all")
+        raise GapvizError(
+            f"{source}: no lines in the spectra's range {lo + margin:.2f}-{hi - margin:.2f} Å (vacuum); "
+            f"the list has {len(linelist)} lines spanning {span}: expected a line list for this wavelength range"
+        )
+    return sel
+
+
+def read_linelist_in_range(path: str | os.PathLike, wavelength: np.ndarray) -> pd.DataFrame:
+    """Read a line list (``gapviz.io.linelist.read_linelist``) and keep the lines on the grid."""
+    from gapviz.io.linelist import read_linelist
+
+    return lines_in_range(read_linelist(path), wavelength, str(path))
+
+
+def crossmatch(
+    candidates: pd.DataFrame,
+    linelist: pd.DataFrame,
+    line_depth: np.ndarray | None,
+    resolution: float = DEFAULT_RESOLUTION,
+    reference: pd.DataFrame | None = None,
+    reference_depth: np.ndarray | None = None,
+    strength_fraction: float = STRENGTH_FRACTION,
+) -> pd.DataFrame:
+    """Add ``in_linelist``, ``nearest_species``, ``nearest_wavelength``, ``linelist_depth``, ``identification``.
+
+    candidates: table from ``detect_features`` (``wavelength`` Å, ``depth``); linelist: §2 table of the
+    theory's lines; line_depth (nline,): central depth of each line alone at the stars' median labels
+    (``LineModel.line_depths``) or None to treat every line as strong. A candidate is ``in_linelist`` when
+    a theory line within one resolution element (|Δλ| <= λ/R) has depth >= ``strength_fraction`` × |depth|.
+    ``identification``: the strongest ``reference`` line (by ``reference_depth``, else loggf) within one
+    resolution element, as "species wavelength"; "" if none.
+    """
+    out = candidates.copy()
+    lw = linelist["wavelength"].to_numpy(dtype=np.float64)
+    depth = np.ones(lw.size) if line_depth is None else np.asarray(line_depth, dtype=np.float64).reshape(-1)
+    species = linelist["species"].astype(str).to_numpy()
+    visible = depth >= MIN_LINE_DEPTH if np.any(depth >= MIN_LINE_DEPTH) else np.ones(lw.size, bool)
+    in_list, near_sp, near_wl, best_depth, ident = [], [], [], [], []
+    for wl, d in zip(out["wavelength"].to_numpy(), out["depth"].to_numpy()):
+        fwhm = wl / resolution
+        close = np.abs(lw - wl) <= fwhm
+        best = float(depth[close].max()) if close.any() else 0.0
+        best_depth.append(best)
+        in_list.append(bool(best >= strength_fraction * abs(d)))
+        cand = np.flatnonzero(visible)
+        j = cand[np.argmin(np.abs(lw[cand] - wl))] if cand.size else None
+        near_sp.append(species[j] if j is not None else "")
+        near_wl.append(float(lw[j]) if j is not None else np.nan)
+        ident.append(_identify(wl, fwhm, reference, reference_depth))
+    out["in_linelist"] = in_list
+    out["nearest_species"] = near_sp
+    out["nearest_wavelength"] = near_wl
+    out["linelist_depth"] = best_depth
+    out["identification"] = ident
+    return out
+
+
+def _identify(wl: float, fwhm: float, reference: pd.DataFrame | None, reference_depth: np.ndarray | None) -> str:
+    if reference is None or reference.empty:
+        return ""
+    rw = reference["wavelength"].to_numpy(dtype=np.float64)
+    close = np.flatnonzero(np.abs(rw - wl) <= fwhm)
+    if close.size == 0:
+        return ""
+    strength = (np.asarray(reference_depth, dtype=np.float64).reshape(-1)[close] if reference_depth is not None
+                else reference["loggf"].to_numpy(dtype=np.float64)[close])
+    j = close[int(np.nanargmax(strength))] if np.any(np.isfinite(strength)) else close[0]
+    return f"{reference['species'].iloc[j]} {rw[j]:.2f}"

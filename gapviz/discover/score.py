@@ -1,0 +1,149 @@
+"""Score a candidate table against a mock experiment's truth (``truth.h5``, docs/ARCHITECTURE.md §4).
+
+Definitions (also printed with the scores):
+* targets: ``/removed`` lines with ``depth_ref`` > ``min_depth`` (2 %);
+* a target is *found* when a candidate flagged absent (``in_linelist`` False, absorption) lies within one
+  resolution element (|Δλ| <= λ/R); a target with ``blended`` True is found by *any* candidate there (its
+  kept blend partner makes "in the line list" a fair answer);
+* recall = found / targets; precision = absent-flagged absorption candidates within one resolution element
+  of any removed line (of any depth) / absent-flagged absorption candidates; F1 their harmonic mean;
+* attribution accuracy: over found targets whose truth ``label`` is not "", the fraction whose nearest
+  matching candidate's ``attributed_label`` equals it;
+* precision_all_absorption: the same as precision over every absorption candidate, flagged or not
+  (a check on false alarms; in dense molecular bands chance coincidences inflate it);
+* label scatter: per label, bias (median) and scatter (standard deviation, and 1.4826 MAD) of
+  inferred − true over the stars, matched by star_id.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gapviz.errors import GapvizError
+
+MIN_DEPTH = 0.02
+DEPTH_BINS = (0.02, 0.05, 0.1, 0.2, 1.0)
+
+
+def _absent(cands: pd.DataFrame) -> np.ndarray:
+    if cands.empty:
+        return np.zeros(0, bool)
+    return (~cands["in_linelist"].astype(bool).to_numpy()) & (cands["depth"].to_numpy(float) > 0)
+
+
+def score_candidates(
+    cands: pd.DataFrame,
+    removed: pd.DataFrame,
+    resolution: float,
+    min_depth: float = MIN_DEPTH,
+    depth_bins: tuple[float, ...] = DEPTH_BINS,
+) -> dict:
+    """Precision, recall, F1, recall by depth bin and attribution accuracy (see module doc)."""
+    cw = cands["wavelength"].to_numpy(float) if len(cands) else np.zeros(0)
+    absent = _absent(cands)
+    rw = removed["wavelength"].to_numpy(float)
+    depth = removed["depth_ref"].to_numpy(float)
+    blended = removed["blended"].to_numpy().astype(bool) if "blended" in removed else np.zeros(rw.size, bool)
+    labels = removed["label"].astype(str).to_numpy() if "label" in removed else np.full(rw.size, "")
+    target = depth > min_depth
+    found = np.zeros(rw.size, bool)
+    attributed_ok, attributed_n = 0, 0
+    by_label: dict[str, list[int]] = {}
+    for i in np.flatnonzero(target):
+        fwhm = rw[i] / resolution
+        near = np.abs(cw - rw[i]) <= fwhm
+        ok = near & (absent | blended[i])
+        if not ok.any():
+            continue
+        found[i] = True
+        if labels[i] not in ("", "none") and "attributed_label" in cands:
+            j = np.flatnonzero(ok)[np.argmin(np.abs(cw[ok] - rw[i]))]
+            hit = int(str(cands["attributed_label"].iloc[j]) == labels[i])
+            attributed_n += 1
+            attributed_ok += hit
+            by_label.setdefault(labels[i], [0, 0])
+            by_label[labels[i]][0] += 1
+            by_label[labels[i]][1] += hit
+    n_absent = int(absent.sum())
+    true_pos = int(sum(np.any(np.abs(rw - w) <= w / resolution) for w in cw[absent]))
+    absorption = cands["depth"].to_numpy(float) > 0 if len(cands) else np.zeros(0, bool)
+    near_any = int(sum(np.any(np.abs(rw - w) <= w / resolution) for w in cw[absorption]))
+    n_target = int(target.sum())
+    recall = found[target].mean() if n_target else float("nan")
+    precision = true_pos / n_absent if n_absent else float("nan")
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    by_depth = []
+    for lo, hi in zip(depth_bins[:-1], depth_bins[1:]):
+        sel = target & (depth > lo) & (depth <= hi)
+        by_depth.append({"depth_lo": lo, "depth_hi": hi, "n_lines": int(sel.sum()),
+                         "recall": float(found[sel].mean()) if sel.any() else None})
+    return {
+        "n_candidates": int(len(cands)), "n_candidates_absent": n_absent, "n_true_positive": true_pos,
+        "n_target_lines": n_target, "n_found": int(found[target].sum()),
+        "precision": _num(precision), "recall": _num(recall), "f1": _num(f1), "recall_by_depth": by_depth,
+        "attribution_accuracy": _num(attributed_ok / attributed_n) if attributed_n else None,
+        "n_attribution_targets": attributed_n,
+        "attribution_by_label": {k: {"n": v[0], "correct": v[1]} for k, v in sorted(by_label.items())},
+        "precision_all_absorption": _num(near_any / absorption.sum()) if absorption.sum() else None,
+    }
+
+
+def label_scatter(inferred: dict[str, np.ndarray], star_id: np.ndarray,
+                  true: dict[str, np.ndarray], true_star_id: np.ndarray, source: str) -> dict:
+    """Per label: bias, std and robust scatter of inferred − true, stars matched by star_id."""
+    star_id, true_star_id = np.asarray(star_id).astype(str), np.asarray(true_star_id).astype(str)
+    if star_id.size != true_star_id.size:
+        raise GapvizError(
+            f"{source}: /star_id has {true_star_id.size} stars but the store has {star_id.size}; "
+            f"expected the truth.h5 of the observed set the store was made from"
+        )
+    index = {s: i for i, s in enumerate(true_star_id)}
+    rows = np.array([index.get(s, -1) for s in star_id])
+    if np.any(rows < 0):
+        missing = star_id[rows < 0][:3].tolist()
+        raise GapvizError(
+            f"{source}: /star_id lacks the store's stars (e.g. {missing}); expected the same observed set"
+        )
+    out = {}
+    for name, values in inferred.items():
+        if name not in true:
+            continue
+        d = np.asarray(values, float) - np.asarray(true[name], float)[rows]
+        d = d[np.isfinite(d)]
+        if d.size == 0:
+            continue
+        out[name] = {"bias": _num(np.median(d)), "std": _num(np.std(d)),
+                     "mad_std": _num(1.4826 * np.median(np.abs(d - np.median(d))))}
+    return out
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return None if not np.isfinite(x) else round(x, 6)
+
+
+def format_scores(scores: dict) -> str:
+    """A short side-by-side text table of the methods in ``scores['methods']``."""
+    methods = scores["methods"]
+    names = list(methods)
+    keys = ["n_candidates", "n_candidates_absent", "n_target_lines", "n_found", "precision", "recall", "f1",
+            "precision_all_absorption", "attribution_accuracy"]
+    lines = [f"{'':24s}" + "".join(f"{n:>14s}" for n in names)]
+    for k in keys:
+        lines.append(f"{k:24s}" + "".join(f"{_fmt(methods[n].get(k)):>14s}" for n in names))
+    for b, row in enumerate(methods[names[0]]["recall_by_depth"]):
+        label = f"recall depth {row['depth_lo']:.2f}-{row['depth_hi']:.2f}"
+        vals = [methods[n]["recall_by_depth"][b] for n in names]
+        lines.append(f"{label:24s}" + "".join(f"{_fmt(v['recall']) + ' /' + str(v['n_lines']):>14s}" for v in vals))
+    for name, s in scores.get("label_scatter", {}).items():
+        lines.append(f"label {name:18s} bias {_fmt(s['bias'])}  std {_fmt(s['std'])}  mad_std {_fmt(s['mad_std'])}")
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)

@@ -1,0 +1,304 @@
+"""`gapviz analyze` orchestration: a trained run + an observed set -> the store and the candidate table.
+
+Two passes over the observed file, each one star chunk at a time (memory bounded by a chunk):
+1. infer every star's labels (``Adaptation.fit_labels``; labels are small and kept), which fixes the
+   label bins and the population spread;
+2. evaluate theory / counterpart / adapted models, write the cubes and accumulate the aggregates.
+Then the finder runs on the aggregates (detect -> cross-match -> attribute -> rank) and the candidates go
+into the store and STORE_DIR/candidates.csv.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from gapviz import __version__
+from gapviz.discover.attribute import attribute, sensitivity_from_arrays
+from gapviz.discover.baseline import baseline_candidates
+from gapviz.discover.crossmatch import crossmatch, read_linelist_in_range
+from gapviz.discover.detect import DEFAULT_RESOLUTION, detect_features
+from gapviz.discover.rank import rank
+from gapviz.errors import GapvizError
+from gapviz.files import atomic_write_text
+from gapviz.io.spectra import SpectraFile, check_same_grid
+from gapviz.store import schema as S
+from gapviz.store.aggregate import Accumulator, bin_edges
+from gapviz.store.write import CANDIDATE_COLUMNS, LINE_COLUMNS, StoreLayout, check_target, create_store
+
+METHODS = ("adapted", "baseline")
+#: Responses (Jacobians) are averaged over at most this many stars, spread evenly over the set.
+RESPONSE_STARS = 256
+
+LineDepthFn = Callable[[pd.DataFrame, np.ndarray, float, dict[str, float]], np.ndarray]
+
+
+@dataclass
+class AnalyzeResult:
+    """What ``analyze`` wrote and found."""
+
+    store_path: Path
+    candidates_path: Path
+    n_star: int
+    chi2nu_theory_median: float
+    chi2nu_adapted_median: float
+    candidates: pd.DataFrame
+    seconds: float
+
+    def summary(self) -> str:
+        c = self.candidates
+        n_missing = int(((~c["in_linelist"].astype(bool)) & (c["depth"] > 0)).sum()) if len(c) else 0
+        chi = (f"chi2nu (median) {self.chi2nu_theory_median:.3g} -> {self.chi2nu_adapted_median:.3g}; "
+               if np.isfinite(self.chi2nu_theory_median) else "")
+        return (
+            f"{self.n_star} stars; {chi}{len(c)} candidates ({n_missing} absorption features absent from the "
+            f"line list) in {self.seconds:.1f} s\nstore: {self.store_path}\ncandidates: {self.candidates_path}"
+        )
+
+
+def line_model_depths(linelist: pd.DataFrame, wavelength: np.ndarray, resolution: float,
+                      labels: dict[str, float]) -> np.ndarray:
+    """(nline,) central depth of each line alone at ``labels`` (``gapviz.theory.linemodel.LineModel``).
+
+    Lines the LineModel drops as too weak everywhere get depth 0. Labels it needs but ``labels`` lacks
+    are 0 (solar [X/Fe]).
+    """
+    from gapviz.labels import DEFAULT_LABELS
+    from gapviz.theory.linemodel import LineModel
+
+    try:
+        model = LineModel(linelist, wavelength, resolution=resolution, label_names=list(labels))
+    except GapvizError:
+        model = LineModel(linelist, wavelength, resolution=resolution, label_names=DEFAULT_LABELS)
+    row = np.array([[labels.get(n, 0.0) for n in model.label_names]], dtype=np.float64)
+    kept = np.asarray(model.line_depths(row), dtype=np.float64).reshape(-1)
+    slots: dict[tuple[float, str], list[int]] = {}
+    for i, key in enumerate(zip(linelist["wavelength"].to_numpy(float), linelist["species"].astype(str))):
+        slots.setdefault(key, []).append(i)
+    depths = np.zeros(len(linelist))
+    for d, key in zip(kept, zip(model.line_wavelength, model.line_species.astype(str))):
+        if slots.get(key):
+            depths[slots[key].pop(0)] = d
+    return depths
+
+
+def _chi2nu(resid: np.ndarray, err: np.ndarray, mask: np.ndarray, n_label: int) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chi = np.where(mask, (resid / err) ** 2, 0.0).sum(axis=1)
+        return chi / np.maximum(mask.sum(axis=1) - n_label, 1)
+
+
+def _chunks(n: int, size: int):
+    return [(s, min(n, s + size)) for s in range(0, n, size)]
+
+
+def _fit_all(model, obs: SpectraFile, chunk: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    labels, errs = [], []
+    for a, b in tqdm(_chunks(obs.n_star, chunk), desc="fit labels", unit="chunk", disable=not progress):
+        s = obs.read(slice(a, b))
+        err = s.flux_err if s.flux_err is not None else np.full_like(s.flux, np.nan)
+        fit = model.fit_labels(s.flux, err)
+        labels.append(np.asarray(fit.labels, dtype=np.float64))
+        errs.append(np.asarray(fit.labels_err, dtype=np.float64))
+    return np.concatenate(labels), np.concatenate(errs)
+
+
+def _finish_store(writer, acc_result: dict, candidates: pd.DataFrame, lines: pd.DataFrame, attrs: dict) -> None:
+    writer.write_many(acc_result)
+    writer.write_table(candidates, "candidate", "candidate_", CANDIDATE_COLUMNS)
+    writer.write_table(lines, "line", "line_", LINE_COLUMNS)
+    writer.set_attrs(attrs | {"n_candidates": len(candidates)})
+
+
+def _write_candidates_csv(candidates: pd.DataFrame, path: Path) -> None:
+    cols = ["rank"] + CANDIDATE_COLUMNS + [c for c in ("kind", "n_merged", "linelist_depth", "pixel")]
+    atomic_write_text(path, candidates[[c for c in cols if c in candidates]].to_csv(index=False, float_format="%.6g"))
+
+
+def analyze(
+    run_dir: str | os.PathLike | None,
+    observed: str | os.PathLike,
+    linelist: str | os.PathLike,
+    out: str | os.PathLike,
+    synthetic: str | os.PathLike | None = None,
+    reference_linelist: str | os.PathLike | None = None,
+    method: str = "adapted",
+    overwrite: bool = False,
+    chunk_size: int = 256,
+    resolution: float = DEFAULT_RESOLUTION,
+    attribution: str = "regression",
+    adaptation=None,
+    line_depths: LineDepthFn | None = None,
+    progress: bool = True,
+) -> AnalyzeResult:
+    """Write ``out/store.nc`` and ``out/candidates.csv``; see the module docstring.
+
+    ``adaptation`` overrides loading ``run_dir`` (any object with the §5 interface); ``line_depths``
+    overrides the LineModel used to judge whether a theory line is strong enough.
+    """
+    t0 = time.perf_counter()
+    if method not in METHODS:
+        raise GapvizError(f"--method {method!r}: expected one of {METHODS}")
+    if chunk_size < 1:
+        raise GapvizError(f"--chunk-size {chunk_size}: expected a positive number of stars")
+    out = Path(out)
+    store_path = check_target(out, overwrite)
+    if method == "baseline":
+        return _analyze_baseline(run_dir, observed, linelist, out, synthetic, reference_linelist,
+                                 overwrite, resolution, progress, t0)
+    if adaptation is None:
+        if run_dir is None:
+            raise GapvizError("analyze --method adapted needs RUN_DIR, a finished 'gapviz train' run")
+        from gapviz.adapt import load_adaptation
+
+        adaptation = load_adaptation(run_dir, device="cpu")
+    depth_fn = line_depths or line_model_depths
+    with SpectraFile(observed) as obs:
+        wl = obs.wavelength
+        check_same_grid(np.asarray(adaptation.wavelength, dtype=np.float64), wl,
+                        f"RUN_DIR {run_dir} (the trained model's grid)", f"{observed}")
+        if synthetic is not None:
+            with SpectraFile(synthetic) as syn:
+                check_same_grid(syn.wavelength, wl, str(synthetic), str(observed))
+        lines = read_linelist_in_range(linelist, wl)
+        reference = read_linelist_in_range(reference_linelist, wl) if reference_linelist else None
+        names = list(adaptation.label_names)
+        labels, labels_err = _fit_all(adaptation, obs, chunk_size, progress)
+        mean, std = np.nanmean(labels, axis=0), np.nanstd(labels, axis=0)
+        edges = {k: bin_edges(labels[:, names.index(k)]) for k in S.BINNED_LABELS if k in names}
+        layout = StoreLayout(wl, obs.n_star, names, {k: 0.5 * (e[1:] + e[:-1]) for k, e in edges.items()},
+                             chunk_stars=chunk_size)
+        acc = Accumulator(wl.size, names, mean, std, edges)
+        chi_t, chi_a = np.empty(obs.n_star), np.empty(obs.n_star)
+        with create_store(store_path, layout, overwrite=overwrite) as writer:
+            for a, b in tqdm(_chunks(obs.n_star, chunk_size), desc="analyze", unit="chunk", disable=not progress):
+                chi_t[a:b], chi_a[a:b] = _process_chunk(adaptation, obs, a, b, labels, labels_err, names, writer, acc)
+            agg = acc.result()
+            agg["label_spread"] = std.astype(np.float32)
+            sem = agg["correction_std"] / np.sqrt(np.maximum(agg["correction_n"], 1))
+            found = detect_features(wl, agg["correction_mean"], sem, resolution,
+                                    n_below=agg["n_below"], n_above=agg["n_above"])
+            median_labels = dict(zip(names, np.nanmedian(labels, axis=0)))
+            found = crossmatch(found, lines, depth_fn(lines, wl, resolution, median_labels), resolution, reference,
+                               depth_fn(reference, wl, resolution, median_labels) if reference is not None else None)
+            found = rank(attribute(found, sensitivity_from_arrays(agg, attribution), wl, names, resolution,
+                                   spread=std))
+            attrs = _attrs(run_dir, synthetic, observed, linelist, reference_linelist, resolution, "adapted",
+                           attribution, chi_t, chi_a)
+            _finish_store(writer, agg, found, lines, attrs)
+    cand_path = out / S.CANDIDATES_FILE
+    _write_candidates_csv(found, cand_path)
+    return AnalyzeResult(store_path, cand_path, len(chi_t), float(np.nanmedian(chi_t)), float(np.nanmedian(chi_a)),
+                         found, time.perf_counter() - t0)
+
+
+def _process_chunk(model, obs, a, b, labels, labels_err, names, writer, acc) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluate the models on stars a:b, write their cubes, add them to the aggregates; return χ²ν."""
+    s = obs.read(slice(a, b))
+    flux = s.flux.astype(np.float64)
+    err = (s.flux_err if s.flux_err is not None else np.full_like(s.flux, np.nan)).astype(np.float64)
+    lab = labels[a:b]
+    theory = np.asarray(model.theory(lab), dtype=np.float64)
+    counterpart = np.asarray(model.to_synthetic(flux, err), dtype=np.float64)
+    adapted = np.asarray(model.adapted(flux, err), dtype=np.float64)
+    mask = s.usable() & S.packable(flux, S.CUBES["flux_obs"].packing) & S.packable(err, S.CUBES["flux_err"].packing)
+    res_t, res_a, corr = flux - theory, flux - adapted, adapted - theory
+    chi_t, chi_a = _chi2nu(res_t, err, mask, len(names)), _chi2nu(res_a, err, mask, len(names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        snr = np.nanmedian(np.where(mask, flux / err, np.nan), axis=1)
+    star = {"star_id": s.star_id if s.star_id is not None else np.array([f"star{i}" for i in range(a, b)]),
+            "snr": snr, "chi2nu_theory": chi_t, "chi2nu_adapted": chi_a}
+    for j, n in enumerate(names):
+        star[n], star[f"{n}_err"] = lab[:, j], labels_err[a:b, j]
+    cubes = {"flux_obs": np.where(mask, flux, np.nan), "flux_err": np.where(mask, err, np.nan),
+             "flux_theory": theory, "flux_synthetic_counterpart": counterpart, "flux_adapted": adapted,
+             "residual_theory": np.where(mask, res_t, np.nan), "residual_adapted": np.where(mask, res_a, np.nan),
+             "correction": corr, "pixel_mask": mask.astype(np.int8)}
+    writer.write_stars(a, cubes | star)
+    acc.update(corr, res_t, res_a, err, mask, lab)
+    n_total = obs.n_star
+    want = np.unique(np.linspace(0, n_total - 1, min(n_total, RESPONSE_STARS)).astype(int))
+    pick = want[(want >= a) & (want < b)] - a
+    if pick.size:
+        d_adapted, d_theory = model.response(lab[pick], flux[pick], err[pick])
+        acc.update_response(np.asarray(d_adapted, dtype=np.float64), np.asarray(d_theory, dtype=np.float64))
+    return chi_t, chi_a
+
+
+def _attrs(run_dir, synthetic, observed, linelist, reference, resolution, method, attribution, chi_t, chi_a) -> dict:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "title": "gapviz residual store: observed spectra, theory, adapted model and learned corrections",
+        "gapviz_version": __version__, "run_dir": str(run_dir or ""), "synthetic_path": str(synthetic or ""),
+        "observed_path": str(observed), "linelist_path": str(linelist),
+        "reference_linelist_path": str(reference or ""), "resolution": float(resolution), "method": method,
+        "attribution_method": attribution,
+        "chi2nu_theory_median": float(np.nanmedian(chi_t)) if np.isfinite(chi_t).any() else np.nan,
+        "chi2nu_adapted_median": float(np.nanmedian(chi_a)) if np.isfinite(chi_a).any() else np.nan,
+        "history": f"{stamp} gapviz {__version__} analyze --method {method}",
+    }
+
+
+def _analyze_baseline(run_dir, observed, linelist, out, synthetic, reference_linelist, overwrite, resolution,
+                      progress, t0) -> AnalyzeResult:
+    """Baseline store: wavelength, candidate and line variables only (no star cubes, no labels)."""
+    if synthetic is None:
+        raise GapvizError("analyze --method baseline needs --synthetic S.h5 (median observed - median synthetic)")
+    with SpectraFile(observed) as obs:
+        wl, n_star = obs.wavelength, obs.n_star
+    lines = read_linelist_in_range(linelist, wl)
+    reference = read_linelist_in_range(reference_linelist, wl) if reference_linelist else None
+    o, s, found = baseline_candidates(observed, synthetic, lines, resolution, reference)
+    found = rank(found)
+    layout = StoreLayout(wl, n_star, [], {}, cubes=())
+    with create_store(out / S.STORE_FILE, layout, overwrite=overwrite) as writer:
+        diff = (o.median - s.median).astype(np.float32)
+        writer.write_many({"correction_mean": diff, "residual_theory_mean": diff,
+                           "correction_std": (np.sqrt(o.sem**2 + s.sem**2) * np.sqrt(min(o.n_star, s.n_star)))})
+        attrs = _attrs(run_dir, synthetic, observed, linelist, reference_linelist, resolution, "baseline", "none",
+                       np.array([np.nan]), np.array([np.nan]))
+        _finish_store(writer, {}, found, lines, attrs)
+    cand_path = out / S.CANDIDATES_FILE
+    _write_candidates_csv(found, cand_path)
+    return AnalyzeResult(out / S.STORE_FILE, cand_path, n_star, np.nan, np.nan, found, time.perf_counter() - t0)
+
+
+# --- gapviz run: train -> analyze -> score on a mock sample ------------------------------------------------
+SAMPLE_FILES = {"synthetic": "synthetic.h5", "observed": "observed.h5", "linelist": "linelist.csv",
+                "reference": "reference_linelist.csv", "truth": "truth.h5"}
+
+
+def run_sample(sample: str | os.PathLike = "data_samples/mock", out: str | os.PathLike | None = None,
+               minutes: float | None = None, config: str | os.PathLike | None = None, overwrite: bool = False,
+               progress: bool = True) -> dict:
+    """Train on a mock sample (``gapviz mock`` layout), analyze, score; return the scores.
+
+    Writes ``out/run`` (the trained run), ``out/store`` (store.nc, candidates.csv, score.json).
+    ``out`` defaults to ``runs/run-<UTC time>``.
+    """
+    from gapviz.adapt.train import train
+    from gapviz.discover.evaluate import score_store
+
+    sample = Path(sample)
+    files = {k: sample / v for k, v in SAMPLE_FILES.items()}
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise GapvizError(f"{sample}: not a mock sample, missing {missing}; expected the files 'gapviz mock' writes "
+                          f"({', '.join(SAMPLE_FILES.values())})")
+    out = Path(out) if out is not None else Path("runs") / time.strftime("run-%Y%m%d-%H%M%S", time.gmtime())
+    run_dir, store_dir = out / "run", out / "store"
+    check_target(store_dir, overwrite)
+    if (run_dir / "model.pt").exists() and not overwrite:
+        raise GapvizError(f"{run_dir}: a trained run already exists; pass --overwrite or another --out")
+    train(files["synthetic"], files["observed"], run_dir, config=config, minutes=minutes, progress=progress)
+    result = analyze(run_dir, files["observed"], files["linelist"], store_dir, synthetic=files["synthetic"],
+                     reference_linelist=files["reference"], overwrite=overwrite, progress=progress)
+    print(result.summary())
+    return score_store(store_dir, files["truth"])

@@ -1,0 +1,185 @@
+"""Streaming store writer: create ``store.nc`` with its full dims, then write star chunks as regions.
+
+Memory stays bounded by one chunk: cubes are written with h5netcdf region writes, aggregates are sums
+(``gapviz.store.aggregate``). The file is built under a temporary name beside the target and renamed
+only when complete (``gapviz.files.atomic_path``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5netcdf
+import h5py
+import numpy as np
+import pandas as pd
+
+from gapviz.errors import GapvizError
+from gapviz.files import atomic_path
+from gapviz.io.grids import chip_of
+from gapviz.store import schema as S
+
+
+@dataclass
+class StoreLayout:
+    """The fixed shape of a store. wavelength (npix,) vacuum Å; bin_centres: label -> (nbin,) centres."""
+
+    wavelength: np.ndarray
+    n_star: int
+    label_names: list[str] = field(default_factory=list)
+    bin_centres: dict[str, np.ndarray] = field(default_factory=dict)
+    chunk_stars: int = 256
+    cubes: tuple[str, ...] = tuple(S.CUBES)
+
+
+def store_file(store_dir: str | os.PathLike) -> Path:
+    """``STORE_DIR/store.nc`` (a path already ending in .nc is returned as is)."""
+    p = Path(store_dir)
+    return p if p.suffix == ".nc" else p / S.STORE_FILE
+
+
+def check_target(store_dir: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse an existing store before any work is done; return the store file path."""
+    path = store_file(store_dir)
+    if path.exists() and not overwrite:
+        raise GapvizError(
+            f"{path}: a store already exists here; refusing to overwrite it (pass --overwrite to replace it)"
+        )
+    if Path(store_dir).exists() and not Path(store_dir).is_dir() and Path(store_dir).suffix != ".nc":
+        raise GapvizError(f"{store_dir}: exists and is not a directory; expected a store directory")
+    return path
+
+
+def _spec(name: str, layout: StoreLayout) -> S.VarSpec:
+    for table in (S.CUBES, S.STAR_VARS, S.WAVELENGTH_VARS, S.LABEL_VARS, S.CANDIDATE_VARS, S.LINE_VARS):
+        if name in table:
+            return table[name]
+    for lab in layout.label_names:
+        if name == lab:
+            return S.label_spec(lab)
+        if name == f"{lab}_err":
+            return S.label_spec(lab, err=True)
+    for lab in layout.bin_centres:
+        for spec in S.bin_specs(lab):
+            if spec.name == name:
+                return spec
+    raise KeyError(f"no store schema entry for variable {name!r}")
+
+
+class StoreWriter:
+    """Writes one store through an open h5netcdf file; use ``create_store``."""
+
+    def __init__(self, f: h5netcdf.File, layout: StoreLayout):
+        self.f, self.layout = f, layout
+        nstar, npix = layout.n_star, layout.wavelength.size
+        f.dimensions = {"star": nstar, "wavelength": npix, "label": len(layout.label_names)}
+        for lab, centres in layout.bin_centres.items():
+            f.dimensions[f"{lab}_bin"] = len(centres)
+        star_coords = ["star_id", "snr"] + [n for lab in layout.label_names for n in (lab, f"{lab}_err")]
+        self._star_coords = " ".join(star_coords)
+        self.write("wavelength", layout.wavelength)
+        self.write("chip", chip_of(layout.wavelength).astype(np.int8))
+        if layout.label_names:
+            self.write("label", np.array(layout.label_names, dtype=object))
+            self.write("label_units", np.array([S.label_info(n).units for n in layout.label_names], dtype=object))
+        for lab, centres in layout.bin_centres.items():
+            self.write(f"{lab}_bin", np.asarray(centres, dtype=np.float64))
+        chunk = (max(1, min(layout.chunk_stars, nstar)), npix)
+        for name in layout.cubes:
+            self._create(name, chunks=chunk if nstar else None)
+        for name in (star_coords + ["chi2nu_theory", "chi2nu_adapted"]) if layout.cubes else []:
+            self._create(name)
+
+    def _create(self, name: str, chunks=None):
+        spec = _spec(name, self.layout)
+        if name in self.f.variables:
+            return self.f.variables[name]
+        if spec.dtype == "str":
+            var = self.f.create_variable(name, spec.dims, dtype=h5py.string_dtype())
+        else:
+            dtype = np.dtype(spec.dtype)
+            fill = S.INT16_FILL if spec.packing else (np.array(np.nan, dtype) if dtype.kind == "f" else None)
+            if spec.dims == (name,):
+                fill = None  # CF: coordinate variables carry no _FillValue
+            kw = {}
+            if len(spec.dims) == 2 and all(self.f.dimensions[d].size for d in spec.dims):
+                kw = dict(compression="gzip", compression_opts=6, shuffle=True)
+            var = self.f.create_variable(name, spec.dims, dtype=dtype, fillvalue=fill, chunks=chunks, **kw)
+        var.attrs["units"] = spec.units
+        var.attrs["long_name"] = spec.long_name
+        if spec.packing:
+            var.attrs["scale_factor"] = np.float32(spec.packing.scale_factor)
+            var.attrs["add_offset"] = np.float32(spec.packing.add_offset)
+        if name == "pixel_mask":
+            var.attrs["flag_values"] = np.array([0, 1], dtype=np.int8)
+            var.attrs["flag_meanings"] = "unusable usable"
+        coords = []
+        if "star" in spec.dims and name not in self._star_coords.split():
+            coords.append(self._star_coords)
+        if "wavelength" in spec.dims and name not in ("wavelength", "chip"):
+            coords.append("chip")
+        if coords:
+            var.attrs["coordinates"] = " ".join(coords)
+        return var
+
+    def write(self, name: str, values, region: tuple = ()) -> None:
+        """Write ``values`` (unpacked floats, strings, ints) into variable ``name`` (created if needed)."""
+        var = self._create(name)
+        spec = _spec(name, self.layout)
+        values = np.asarray(values)
+        if spec.packing:
+            values = S.pack(values, spec.packing)
+        elif spec.dtype == "str":
+            values = np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                               for v in values.reshape(-1)], dtype=object).reshape(values.shape)
+        else:
+            values = values.astype(spec.dtype)
+        if values.size == 0:
+            return
+        var[region or ...] = values
+
+    def write_stars(self, start: int, arrays: Mapping[str, np.ndarray]) -> None:
+        """Write one star chunk: each array (n, npix) or (n,), rows ``start:start+n`` of the star dim."""
+        for name, values in arrays.items():
+            n = np.shape(values)[0]
+            self.write(name, values, region=(slice(start, start + n),))
+
+    def write_many(self, values: Mapping[str, np.ndarray]) -> None:
+        """Write whole variables whose names are in the schema (others are ignored)."""
+        for name, v in values.items():
+            try:
+                _spec(name, self.layout)
+            except KeyError:
+                continue
+            self.write(name, v)
+
+    def write_table(self, table: pd.DataFrame, dim: str, prefix: str, columns: list[str]) -> None:
+        """Write DataFrame columns as variables ``<prefix><column>`` on a new dimension ``dim``."""
+        self.f.dimensions[dim] = len(table)
+        for col in columns:
+            name = prefix + col
+            values = table[col].to_numpy() if col in table else np.full(len(table), np.nan)
+            if _spec(name, self.layout).dtype == "str":
+                values = values.astype(object)
+            self.write(name, values)
+
+    def set_attrs(self, attrs: Mapping[str, object]) -> None:
+        for k, v in attrs.items():
+            self.f.attrs[k] = v if not isinstance(v, (bool, np.bool_)) else int(v)
+
+
+@contextlib.contextmanager
+def create_store(path: str | os.PathLike, layout: StoreLayout, overwrite: bool = False) -> Iterator[StoreWriter]:
+    """Create ``path`` (a .nc file) atomically and yield its writer; nothing is left behind on error."""
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        with h5netcdf.File(tmp, "w") as f:
+            f.attrs["Conventions"] = S.CONVENTIONS
+            yield StoreWriter(f, layout)
+
+
+CANDIDATE_COLUMNS = [n.removeprefix("candidate_") for n in S.CANDIDATE_VARS]
+LINE_COLUMNS = ["wavelength", "species", "loggf", "elow_ev"]

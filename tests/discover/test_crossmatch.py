@@ -1,0 +1,51 @@
+"""Cross-matching candidates with the theory's and a reference line list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gapviz.discover.crossmatch import crossmatch, lines_in_range
+from gapviz.errors import GapvizError
+
+
+def _list(wl, species, loggf=None):
+    return pd.DataFrame({"wavelength": np.asarray(wl, float), "species": species,
+                         "loggf": loggf if loggf is not None else [-1.0] * len(wl), "elow_ev": 3.0})
+
+
+CANDS = pd.DataFrame({"wavelength": [15750.00, 15800.00, 15900.00], "depth": [0.05, 0.04, 0.03]})
+
+
+def test_known_strong_line_is_in_linelist_weak_or_far_is_not():
+    theory = _list([15750.2, 15800.1, 15905.0], ["Mg I", "Fe I", "Si I"])
+    depth = np.array([0.30, 0.005, 0.5])  # strong; too weak to explain 0.04; strong but 5 Å away
+    out = crossmatch(CANDS, theory, depth, resolution=22500.0)
+    assert out["in_linelist"].tolist() == [True, False, False]
+    assert out["nearest_species"].tolist() == ["Mg I", "Fe I", "Si I"]
+    np.testing.assert_allclose(out["nearest_wavelength"], [15750.2, 15800.1, 15905.0])
+
+
+def test_line_just_outside_one_resolution_element_does_not_count():
+    fwhm = 15750.0 / 22500.0
+    theory = _list([15750.0 + 1.05 * fwhm], ["Fe I"])
+    assert not crossmatch(CANDS.iloc[:1], theory, np.array([0.5]))["in_linelist"].iloc[0]
+    theory = _list([15750.0 + 0.95 * fwhm], ["Fe I"])
+    assert crossmatch(CANDS.iloc[:1], theory, np.array([0.5]))["in_linelist"].iloc[0]
+
+
+def test_identification_is_the_strongest_reference_line_in_the_element():
+    theory = _list([15700.0], ["Fe I"])
+    ref = _list([15749.9, 15750.1, 15760.0], ["CN", "Mg I", "OH"], loggf=[-3.0, -1.0, 0.0])
+    out = crossmatch(CANDS, theory, np.array([0.2]), reference=ref)
+    assert out["identification"].tolist() == ["Mg I 15750.10", "", ""]
+    out = crossmatch(CANDS, theory, np.array([0.2]), reference=ref, reference_depth=np.array([0.3, 0.1, 0.0]))
+    assert out["identification"].iloc[0] == "CN 15749.90"
+
+
+def test_line_list_with_no_lines_in_range_is_a_clear_error():
+    wl = np.linspace(15200, 15250, 100)
+    with pytest.raises(GapvizError, match=r"theory\.csv: no lines in the spectra's range 15200\.00-15250\.00"):
+        lines_in_range(_list([5000.0, 5001.0], ["Fe I", "Fe I"]), wl, "theory.csv")
+    assert len(lines_in_range(_list([15210.0, 16000.0], ["Fe I", "Fe I"]), wl, "x")) == 1
