@@ -1,0 +1,76 @@
+"""`load_adaptation` / `Adaptation` as in docs/ARCHITECTURE.md §5, on a tiny trained run."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_config
+from gapviz.adapt import load_adaptation
+from gapviz.adapt.train import train
+from gapviz.errors import GapvizError
+from gapviz.io.spectra import read_spectra
+
+
+@pytest.fixture(scope="module")
+def run(tiny_sets, tmp_path_factory):
+    syn_path, obs_path = tiny_sets
+    out = tmp_path_factory.mktemp("model") / "run"
+    train(syn_path, obs_path, out, tiny_config(train__max_steps=4, emulator__max_epochs=20), progress=False)
+    return out, read_spectra(obs_path)
+
+
+def test_interface_shapes_and_types(run):
+    out, obs = run
+    m = load_adaptation(out, device="cpu")
+    n, npix = 5, obs.n_pix
+    flux, err = obs.flux[:n], obs.flux_err[:n]
+    assert m.wavelength.dtype == np.float64 and np.array_equal(m.wavelength, obs.wavelength)
+    assert m.label_names == ["teff", "logg", "fe_h"]
+    fit = m.fit_labels(flux, err)
+    assert fit.labels.shape == (n, 3) and fit.labels_err.shape == (n, 3)
+    lo, hi = m.emulator.label_min.numpy(), m.emulator.label_max.numpy()
+    assert np.all((fit.labels >= lo - 1e-6) & (fit.labels <= hi + 1e-6))
+    assert np.all(np.isfinite(fit.chi2nu))
+    for arr in (m.theory(fit.labels), m.to_synthetic(flux, err), m.adapted(flux, err)):
+        assert arr.shape == (n, npix) and arr.dtype == np.float32 and np.all(np.isfinite(arr))
+    assert np.allclose(m.theory(fit.labels), m.emulator.predict(fit.labels), atol=1e-6)
+    d_ad, d_th = m.response(fit.labels, flux, err)
+    assert d_ad.shape == d_th.shape == (n, 3, npix)
+
+
+def test_response_matches_finite_differences(run):
+    out, obs = run
+    m = load_adaptation(out)
+    labels = np.array([[4800.0, 2.0, -0.3], [5000.0, 2.5, -0.1]])
+    d_ad, d_th = m.response(labels, obs.flux[:2], obs.flux_err[:2])
+    steps = np.array([5.0, 0.01, 0.01])
+    _, sp = m._encode(obs.flux[:2], obs.flux_err[:2])
+    f_ad = m._forward_adapted(sp)
+    for k in range(3):
+        up, dn = labels.copy(), labels.copy()
+        up[:, k] += steps[k]
+        dn[:, k] -= steps[k]
+        fd_th = (m.theory(up) - m.theory(dn)) / (2 * steps[k])
+        with torch.no_grad():
+            fd_ad = (f_ad(torch.tensor(up, dtype=torch.float32)) - f_ad(torch.tensor(dn, dtype=torch.float32))).numpy() / (2 * steps[k])
+        scale = np.abs(d_th[:, k]).max() + 1e-6
+        assert np.abs(d_th[:, k] - fd_th).max() < 0.05 * scale + 1e-4
+        scale = np.abs(d_ad[:, k]).max() + 1e-6
+        assert np.abs(d_ad[:, k] - fd_ad).max() < 0.05 * scale + 1e-4
+
+
+def test_bad_input_and_unfinished_runs(run, tmp_path):
+    out, obs = run
+    m = load_adaptation(out)
+    with pytest.raises(GapvizError, match="pixels"):
+        m.adapted(obs.flux[:2, :10])
+    with pytest.raises(GapvizError, match="expected"):
+        m.theory(np.zeros((2, 5)))
+    with pytest.raises(GapvizError, match="not a gapviz run"):
+        load_adaptation(tmp_path)
+    (tmp_path / "checkpoint.pt").write_bytes(b"")
+    with pytest.raises(GapvizError, match="resume"):
+        load_adaptation(tmp_path)
+    (tmp_path / "model.pt").write_bytes(b"junk")
+    with pytest.raises(GapvizError, match="not a readable"):
+        load_adaptation(tmp_path)
