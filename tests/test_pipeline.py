@@ -37,9 +37,10 @@ def case(tmp_path_factory):
                   labels=dict(zip(["teff", "logg", "fe_h", "mg_fe"], labels.T)), star_id=obs.star_id,
                   snr=np.full(N, 100.0), chi2nu_theory_true=np.ones(N), attrs={"resolution": 22500.0})
     write_truth(truth, d / "truth.h5")
+    # the toy theory holds only Fe I lines, so species attribution could name nothing else: the label rule
     result = analyze(None, d / "obs.h5", d / "ll.csv", d / "store", synthetic=d / "syn.h5",
                      reference_linelist=d / "ref.csv", adaptation=model, line_depths=toy_line_depths,
-                     chunk_size=100, progress=False)
+                     chunk_size=100, progress=False, attribution="regression")
     return d, model, removed, result
 
 

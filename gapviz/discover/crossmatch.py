@@ -1,5 +1,13 @@
 """Match candidates with line lists: is the feature a known line that is too weak (strength problem) or a
 line the theory lacks (missing line)? And which reference-list line is it, if any?
+
+Why a tight position tolerance: an APOGEE-like list holds ~16 lines per Å, so nearly every missing line has
+*some* catalogued line within one resolution element (λ/R ≈ 0.7 Å at R = 22500). A strength problem makes a
+correction dip centred on the known line, so ``in_linelist`` asks for a theory line within
+``POSITION_TOLERANCE`` × λ/R of the candidate's fitted (sub-pixel) centroid that is itself strong enough
+(depth >= ``STRENGTH_FRACTION`` × the candidate's). On the shipped mock (every removed line has a kept line
+of comparable strength within λ/R) the one-element window flags 9 of 37 absorption candidates absent
+(precision 0.89); 0.3 λ/R flags 29 (precision 0.97).
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from gapviz.errors import GapvizError
 
 #: A theory line "explains" a candidate if its own depth is at least this fraction of the candidate's.
 STRENGTH_FRACTION = 0.5
+#: ... and lies within this fraction of a resolution element (λ/R) of the candidate's centroid.
+POSITION_TOLERANCE = 0.3
 #: Lines weaker than this (central depth) are ignored when naming the nearest theory line.
 MIN_LINE_DEPTH = 1e-3
 
@@ -47,13 +57,15 @@ def crossmatch(
     reference: pd.DataFrame | None = None,
     reference_depth: np.ndarray | None = None,
     strength_fraction: float = STRENGTH_FRACTION,
+    position_tolerance: float = POSITION_TOLERANCE,
 ) -> pd.DataFrame:
     """Add ``in_linelist``, ``nearest_species``, ``nearest_wavelength``, ``linelist_depth``, ``identification``.
 
     candidates: table from ``detect_features`` (``wavelength`` Å, ``depth``); linelist: §2 table of the
     theory's lines; line_depth (nline,): central depth of each line alone at the stars' median labels
     (``LineModel.line_depths``) or None to treat every line as strong. A candidate is ``in_linelist`` when
-    a theory line within one resolution element (|Δλ| <= λ/R) has depth >= ``strength_fraction`` × |depth|.
+    a theory line within ``position_tolerance`` resolution elements (|Δλ| <= tol × λ/R) of its centroid has
+    depth >= ``strength_fraction`` × |depth|; ``linelist_depth`` is the deepest such line (0 if none).
     ``identification``: the strongest ``reference`` line (by ``reference_depth``, else loggf) within one
     resolution element, as "species wavelength"; "" if none.
     """
@@ -65,7 +77,7 @@ def crossmatch(
     in_list, near_sp, near_wl, best_depth, ident = [], [], [], [], []
     for wl, d in zip(out["wavelength"].to_numpy(), out["depth"].to_numpy()):
         fwhm = wl / resolution
-        close = np.abs(lw - wl) <= fwhm
+        close = np.abs(lw - wl) <= position_tolerance * fwhm
         best = float(depth[close].max()) if close.any() else 0.0
         best_depth.append(best)
         in_list.append(bool(best >= strength_fraction * abs(d)))

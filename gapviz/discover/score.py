@@ -1,14 +1,18 @@
 """Score a candidate table against a mock experiment's truth (``truth.h5``, docs/ARCHITECTURE.md §4).
 
 Definitions (also printed with the scores):
-* targets: ``/removed`` lines with ``depth_ref`` > ``min_depth`` (2 %);
+* targets: ``/removed`` lines with ``depth_ref`` > ``min_depth`` (2 %). "Deeper than 2 %" is the central
+  depth the line alone makes at the mock's reference giant (teff 4700 K, logg 2.5, solar abundances; the
+  ``truth.h5`` attrs name it), not at the deepest star (``depth_max``, typically 2-4x larger for molecules);
 * a target is *found* when a candidate flagged absent (``in_linelist`` False, absorption) lies within one
-  resolution element (|Δλ| <= λ/R); a target with ``blended`` True is found by *any* candidate there (its
-  kept blend partner makes "in the line list" a fair answer);
+  resolution element (|Δλ| <= λ/R); a target with ``blended`` True is found by any *absorption* candidate
+  there (its kept blend partner makes "in the line list" a fair answer; an emission feature, a theory line
+  too strong, never finds a missing absorption line);
 * recall = found / targets; precision = absent-flagged absorption candidates within one resolution element
   of any removed line (of any depth) / absent-flagged absorption candidates; F1 their harmonic mean;
 * attribution accuracy: over found targets whose truth ``label`` is not "", the fraction whose nearest
   matching candidate's ``attributed_label`` equals it;
+* n_candidates_in_linelist: absorption candidates flagged as strength problems of known lines;
 * precision_all_absorption: the same as precision over every absorption candidate, flagged or not
   (a check on false alarms; in dense molecular bands chance coincidences inflate it);
 * label scatter: per label, bias (median) and scatter (standard deviation, and 1.4826 MAD) of
@@ -47,13 +51,14 @@ def score_candidates(
     blended = removed["blended"].to_numpy().astype(bool) if "blended" in removed else np.zeros(rw.size, bool)
     labels = removed["label"].astype(str).to_numpy() if "label" in removed else np.full(rw.size, "")
     target = depth > min_depth
+    absorption = cands["depth"].to_numpy(float) > 0 if len(cands) else np.zeros(0, bool)
     found = np.zeros(rw.size, bool)
     attributed_ok, attributed_n = 0, 0
     by_label: dict[str, list[int]] = {}
     for i in np.flatnonzero(target):
         fwhm = rw[i] / resolution
         near = np.abs(cw - rw[i]) <= fwhm
-        ok = near & (absent | blended[i])
+        ok = near & (absent | (blended[i] & absorption))
         if not ok.any():
             continue
         found[i] = True
@@ -67,7 +72,6 @@ def score_candidates(
             by_label[labels[i]][1] += hit
     n_absent = int(absent.sum())
     true_pos = int(sum(np.any(np.abs(rw - w) <= w / resolution) for w in cw[absent]))
-    absorption = cands["depth"].to_numpy(float) > 0 if len(cands) else np.zeros(0, bool)
     near_any = int(sum(np.any(np.abs(rw - w) <= w / resolution) for w in cw[absorption]))
     n_target = int(target.sum())
     recall = found[target].mean() if n_target else float("nan")
@@ -79,7 +83,8 @@ def score_candidates(
         by_depth.append({"depth_lo": lo, "depth_hi": hi, "n_lines": int(sel.sum()),
                          "recall": float(found[sel].mean()) if sel.any() else None})
     return {
-        "n_candidates": int(len(cands)), "n_candidates_absent": n_absent, "n_true_positive": true_pos,
+        "n_candidates": int(len(cands)), "n_candidates_absent": n_absent,
+        "n_candidates_in_linelist": int((absorption & ~absent).sum()), "n_true_positive": true_pos,
         "n_target_lines": n_target, "n_found": int(found[target].sum()),
         "precision": _num(precision), "recall": _num(recall), "f1": _num(f1), "recall_by_depth": by_depth,
         "attribution_accuracy": _num(attributed_ok / attributed_n) if attributed_n else None,
@@ -127,7 +132,7 @@ def format_scores(scores: dict) -> str:
     """A short side-by-side text table of the methods in ``scores['methods']``."""
     methods = scores["methods"]
     names = list(methods)
-    keys = ["n_candidates", "n_candidates_absent", "n_target_lines", "n_found", "precision", "recall", "f1",
+    keys = ["n_candidates", "n_candidates_absent", "n_candidates_in_linelist", "n_target_lines", "n_found", "precision", "recall", "f1",
             "precision_all_absorption", "attribution_accuracy"]
     lines = [f"{'':24s}" + "".join(f"{n:>14s}" for n in names)]
     for k in keys:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gapviz.discover.crossmatch import crossmatch, lines_in_range
+from gapviz.discover.crossmatch import POSITION_TOLERANCE, crossmatch, lines_in_range
 from gapviz.errors import GapvizError
 
 
@@ -27,12 +27,24 @@ def test_known_strong_line_is_in_linelist_weak_or_far_is_not():
     np.testing.assert_allclose(out["nearest_wavelength"], [15750.2, 15800.1, 15905.0])
 
 
-def test_line_just_outside_one_resolution_element_does_not_count():
+def test_line_just_outside_the_position_tolerance_does_not_count():
     fwhm = 15750.0 / 22500.0
-    theory = _list([15750.0 + 1.05 * fwhm], ["Fe I"])
-    assert not crossmatch(CANDS.iloc[:1], theory, np.array([0.5]))["in_linelist"].iloc[0]
-    theory = _list([15750.0 + 0.95 * fwhm], ["Fe I"])
-    assert crossmatch(CANDS.iloc[:1], theory, np.array([0.5]))["in_linelist"].iloc[0]
+    for tol in (POSITION_TOLERANCE, 1.0):
+        theory = _list([15750.0 + 1.05 * tol * fwhm], ["Fe I"])
+        assert not crossmatch(CANDS.iloc[:1], theory, np.array([0.5]), position_tolerance=tol)["in_linelist"].iloc[0]
+        theory = _list([15750.0 + 0.95 * tol * fwhm], ["Fe I"])
+        assert crossmatch(CANDS.iloc[:1], theory, np.array([0.5]), position_tolerance=tol)["in_linelist"].iloc[0]
+
+
+def test_known_line_is_in_linelist_and_offset_missing_line_is_not():
+    """A strength problem is centred on its known line; a missing line half an element away is absent
+    (the old one-element window called it known), even with a strong known line that close."""
+    fwhm = 15750.0 / 22500.0
+    theory = _list([15750.0, 15800.0 + 0.5 * fwhm], ["Fe I", "CN"])
+    out = crossmatch(CANDS.iloc[:2], theory, np.array([0.2, 0.2]))
+    assert out["in_linelist"].tolist() == [True, False]
+    assert out["linelist_depth"].tolist() == [0.2, 0.0]
+    assert crossmatch(CANDS.iloc[:2], theory, np.array([0.2, 0.2]), position_tolerance=1.0)["in_linelist"].all()
 
 
 def test_identification_is_the_strongest_reference_line_in_the_element():
