@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -12,16 +14,26 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default runs/run-<UTC time>)")
     p.add_argument("--minutes", type=float, default=None, metavar="M", help="training wall-clock budget")
     p.add_argument("--sample", default="data_samples/mock", metavar="DIR", help="a 'gapviz mock' directory")
-    p.add_argument("--config", default=None, metavar="TOML", help="training recipe (e.g. train/sample.toml)")
+    p.add_argument("--config", default=None, metavar="TOML",
+                   help="training recipe (default: train/sample.toml of this checkout, when present)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run/store in --out")
     p.set_defaults(func=_run)
+
+
+def _default_recipe() -> str | None:
+    """train/sample.toml in the working directory, else beside the gapviz source (editable install)."""
+    for path in (Path("train/sample.toml"), Path(__file__).resolve().parents[2] / "train" / "sample.toml"):
+        if path.is_file():
+            return str(path)
+    return None
 
 
 def _run(args) -> int:
     from gapviz.discover.score import format_scores
     from gapviz.pipeline import run_sample
 
-    scores = run_sample(args.sample, args.out, minutes=args.minutes, config=args.config, overwrite=args.overwrite)
+    config = args.config if args.config is not None else _default_recipe()
+    scores = run_sample(args.sample, args.out, minutes=args.minutes, config=config, overwrite=args.overwrite)
     print(format_scores(scores))
     if "baseline_note" in scores:
         print(scores["baseline_note"])
