@@ -114,7 +114,8 @@ def detect_features(
     resolution elements is subtracted first (continuum offsets of a median observed − synthetic difference);
     None keeps the signal's own zero point (a running median eats part of the band-wide absorption of a
     missing molecular band: on the true missing-line signal of the shipped mock recall 0.78 -> 0.85 without
-    it; on learned corrections it helped one trained run and hurt another, see ``gapviz.pipeline``). Returns one row per candidate, columns CANDIDATE_TABLE_COLUMNS
+    it; on learned corrections it helped one trained run and hurt another, see ``gapviz.pipeline``).
+    Returns one row per candidate, columns CANDIDATE_TABLE_COLUMNS
     (``equivalent_width`` in mÅ, ``width`` FWHM in Å).
     """
     wavelength = np.asarray(wavelength, dtype=np.float64)

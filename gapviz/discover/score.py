@@ -132,7 +132,8 @@ def format_scores(scores: dict) -> str:
     """A short side-by-side text table of the methods in ``scores['methods']``."""
     methods = scores["methods"]
     names = list(methods)
-    keys = ["n_candidates", "n_candidates_absent", "n_candidates_in_linelist", "n_target_lines", "n_found", "precision", "recall", "f1",
+    keys = ["n_candidates", "n_candidates_absent", "n_candidates_in_linelist", "n_target_lines", "n_found",
+            "precision", "recall", "f1",
             "precision_all_absorption", "attribution_accuracy"]
     lines = [f"{'':24s}" + "".join(f"{n:>14s}" for n in names)]
     for k in keys:

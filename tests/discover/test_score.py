@@ -78,3 +78,13 @@ def test_format_scores_lists_methods_side_by_side():
     text = format_scores({"methods": {"adapted": s, "baseline": s}})
     assert "adapted" in text.splitlines()[0] and "baseline" in text.splitlines()[0]
     assert "recall" in text
+
+
+def test_an_emission_feature_does_not_find_a_blended_missing_line():
+    """A theory line too strong (emission in the correction) is not the missing absorption line beside it."""
+    emission = _cands([(15500.1, -0.03, True, "none")])
+    s = score_candidates(emission, REMOVED, R)
+    assert s["n_found"] == 0 and s["n_candidates_in_linelist"] == 0
+    absorption = _cands([(15500.1, 0.03, True, "none")])
+    s = score_candidates(absorption, REMOVED, R)
+    assert s["n_found"] == 1 and s["n_candidates_in_linelist"] == 1 and s["n_candidates_absent"] == 0

@@ -71,7 +71,8 @@ def test_feature_unlike_any_species_is_none():
     rng = np.random.default_rng(2)
     at = int(np.argmin(np.abs(WL - 15255.0)))
     residual = residual.copy()
-    residual[:, at - 1:at + 2] = (0.3 * (known.pattern.mean(axis=1) - 1.0))[:, None] + rng.normal(0, 1e-3, (len(residual), 3))
+    shallower = 0.3 * (known.pattern.mean(axis=1) - 1.0)
+    residual[:, at - 1:at + 2] = shallower[:, None] + rng.normal(0, 1e-3, (len(residual), 3))
     out = attribute_species(_candidates([WL[at]]), residual, known)
     assert out["attributed_label"].iloc[0] == "none" and out["attribution_confidence"].iloc[0] == 0.0
 
