@@ -10,7 +10,7 @@ molecule, same limiting element, similar excitation), whatever the stars' labels
 * a candidate's per-star signal: the residual against the theory (flux_obs − flux_theory) averaged over the
   candidate's pixel ± 1, sign flipped for absorption (deeper is larger);
 * the candidate goes to the species whose pattern it correlates with best (Pearson over the stars both
-  cover), then to that species' limiting element's label (``gapviz.mock.missing.line_element``: CN -> N,
+  cover), then to that species' limiting element's label (``gapviz.labels.line_element``: CN -> N,
   CO -> C, OH/H2O -> O, FeH -> Fe, atoms -> themselves; ``element_to_label``: elements without a label ->
   ``fe_h``). Confidence: best correlation minus the best correlation of a species with another label (0-1).
   No positive correlation at all -> "none".
@@ -61,7 +61,7 @@ class SpeciesPatterns:
 
 def species_label(species: str, elements: str, label_names: Sequence[str]) -> str:
     """The label that limits a species' lines (see the module doc); "" if none (H, He)."""
-    from gapviz.mock.missing import element_to_label, line_element
+    from gapviz.labels import element_to_label, line_element
 
     return element_to_label(line_element(species, elements), label_names)
 

@@ -11,42 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from gapviz.labels import element_label
-
-#: The element whose label drives each molecule's lines in truth tables: the limiting (less abundant)
-#: constituent with a label. CN is limited by N (C is ~4x more abundant), CO by C (O is ~2x more abundant),
-#: OH and H2O by O, FeH by Fe, C2 by C.
-MOLECULE_ELEMENT: dict[str, str] = {"CN": "N", "CO": "C", "OH": "O", "H2O": "O", "FeH": "Fe", "C2": "C"}
-
-#: Elements whose abundance does not follow [Fe/H] in the theory (so no label drives them).
-UNSCALED_ELEMENTS: frozenset[str] = frozenset({"H", "He"})
-
-
-def line_element(species: str, elements: str) -> str:
-    """The element a line's strength follows: the atom itself, or MOLECULE_ELEMENT for molecules.
-
-    ``elements`` is the comma-joined constituent list ("C,N"). Unknown molecules take their first
-    constituent other than H.
-    """
-    if species in MOLECULE_ELEMENT:
-        return MOLECULE_ELEMENT[species]
-    parts = [e.strip() for e in str(elements).split(",") if e.strip()]
-    if len(parts) > 1:
-        heavy = [e for e in parts if e != "H"]
-        return heavy[0] if heavy else parts[0]
-    return parts[0] if parts else ""
-
-
-def element_to_label(element: str, label_names: Sequence[str]) -> str:
-    """The experiment label that drives ``element``: its own [X/Fe] label if the experiment has it, else
-    ``fe_h`` (elements without a label scale with [Fe/H] in the theory), "" for H and He."""
-    own = element_label(element)
-    if own is not None and own in label_names:
-        return own
-    if element in UNSCALED_ELEMENTS or not element or "fe_h" not in label_names:
-        return ""
-    return "fe_h"
-
+from gapviz.labels import MOLECULE_ELEMENT, UNSCALED_ELEMENTS, element_to_label, line_element  # noqa: F401
 
 def stratified_choice(species: np.ndarray, eligible: np.ndarray, fraction: float,
                       rng: np.random.Generator) -> np.ndarray:
