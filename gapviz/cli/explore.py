@@ -1,12 +1,73 @@
-"""`gapviz explore` (to be written by its issue)."""
+"""`gapviz explore STORE_DIR`: serve the Panel explorer (``apps/explorer.py``) on one store."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from gapviz.errors import GapvizError
+
+#: What the explorer cannot do without (docs/ARCHITECTURE.md §6).
+REQUIRED = ("wavelength", "star_id", "flux_obs", "flux_theory", "flux_adapted", "residual_theory",
+            "residual_adapted", "correction")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("explore", help="(not yet available)")
+    p = sub.add_parser("explore", help="browse a store in the explorer (a local Panel web app)",
+                       description="Serve apps/explorer.py on STORE_DIR (the directory holding store.nc). "
+                                   "The store is fixed at start; the page cannot choose another path.")
+    p.add_argument("store", metavar="STORE_DIR", help="store directory (or its store.nc)")
+    p.add_argument("--port", type=int, default=5006, help="port to serve on (default 5006; 0 picks a free one)")
+    p.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
+    p.add_argument("--show", action="store_true", help="open the page in a browser")
     p.set_defaults(func=_run)
 
 
-def _run(args) -> int:
-    from gapviz.errors import GapvizError
+def explorer_script() -> Path:
+    """``apps/explorer.py`` beside the gapviz package source (apps/ is not part of the installed package)."""
+    import gapviz
 
-    raise GapvizError("'gapviz explore' is not available yet")
+    script = Path(gapviz.__file__).resolve().parent.parent / "apps" / "explorer.py"
+    if not script.is_file():
+        raise GapvizError(f"{script}: the explorer app is missing; 'gapviz explore' needs the gapviz source tree "
+                          "(apps/explorer.py next to the gapviz/ package, e.g. an editable install)")
+    return script
+
+
+def check_store(store: str | Path) -> Path:
+    """The store file of STORE_DIR, after checking it is a gapviz store the explorer can show."""
+    from gapviz.store import open_store, store_file
+
+    if Path(store).is_file() and Path(store).suffix != ".nc":
+        raise GapvizError(f"{store}: not a gapviz store: expected STORE_DIR (a directory holding store.nc) or a "
+                          "store.nc file written by 'gapviz analyze'")
+    path = store_file(store)
+    ds = open_store(store)
+    try:
+        missing = [v for v in REQUIRED if v not in ds.variables]
+    finally:
+        ds.close()
+    if missing:
+        raise GapvizError(f"{path}: not a gapviz store: dataset(s) {missing} missing (expected the star x "
+                          "wavelength variables of docs/ARCHITECTURE.md §6, written by 'gapviz analyze')")
+    return path
+
+
+def command(store: Path, port: int = 5006, address: str = "localhost", show: bool = False) -> list[str]:
+    """The ``panel serve`` command line (``--warm`` builds the store's overviews before the first visit)."""
+    cmd = [sys.executable, "-m", "panel", "serve", str(explorer_script()), "--port", str(port),
+           "--address", address, "--warm"]
+    if show:
+        cmd.append("--show")
+    return cmd + ["--args", str(store)]
+
+
+def _run(args) -> int:
+    store = check_store(args.store)
+    cmd = command(store.resolve(), args.port, args.address, args.show)
+    print(f"gapviz explore: serving {store} at http://{args.address}:{args.port}/explorer (Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    # become the server (no child left behind when this process is stopped)
+    os.execv(cmd[0], cmd)
+    return 0  # not reached

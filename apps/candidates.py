@@ -1,0 +1,102 @@
+"""Candidates table: the ranked missing-physics features, sortable and filterable.
+
+Selecting a row centres every wavelength view on the feature (±3 Å) and describes it: the label it
+follows and the known lines nearest to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models.widgets.tables import NumberFormatter
+
+from apps.state import ExplorerState, StoreData
+
+COLUMNS = ["rank", "wavelength", "score", "significance", "depth", "equivalent_width", "width", "n_stars", "in_linelist",
+           "attributed_label", "attribution_confidence", "nearest_species", "nearest_wavelength", "identification"]
+NEAREST_LINES = 3
+NEAREST_WINDOW = 3.0  # Å either side searched for known lines
+
+
+def nearest_lines(lines: pd.DataFrame, wavelength: float, n: int = NEAREST_LINES,
+                  window: float = NEAREST_WINDOW) -> pd.DataFrame:
+    """The ``n`` line-list entries nearest ``wavelength`` Å within ± ``window`` Å, nearest first."""
+    if lines.empty:
+        return lines
+    d = (lines["wavelength"] - wavelength).abs()
+    near = lines[d <= window].assign(offset=lines["wavelength"] - wavelength)
+    return near.loc[d[d <= window].sort_values().index].head(n)
+
+
+def column_titles(data: StoreData, columns) -> dict[str, str]:
+    """Table headers with the store's units, e.g. ``equivalent_width (mAngstrom)``."""
+    titles = {}
+    for col in columns:
+        var = f"candidate_{col}"
+        units = data.ds[var].attrs.get("units", "1") if var in data.ds.variables else "1"
+        titles[col] = f"{col} ({units})" if units not in ("1", "") else col
+    return titles
+
+
+def describe(data: StoreData, row: int) -> str:
+    """Markdown describing candidate ``row``: what it follows and the known lines near it."""
+    c = data.candidates.iloc[row]
+    w = float(c["wavelength"])
+    text = [f"### Candidate {row}: {w:.2f} Å"]
+    if "attributed_label" in c:
+        conf = float(c.get("attribution_confidence", np.nan))
+        text.append(f"Its depth follows **{c['attributed_label']}** (confidence {conf:.2f}).")
+    if "depth" in c:
+        text.append(f"Depth {float(c['depth']):.3f}, significance {float(c.get('significance', np.nan)):.1f}, "
+                    f"identification: {c.get('identification', '—')}.")
+    near = nearest_lines(data.lines, w)
+    if near.empty:
+        text.append(f"No theory line within ±{NEAREST_WINDOW:g} Å.")
+    else:
+        text.append("Nearest theory lines: " + "; ".join(
+            f"{r.species} {r.wavelength:.2f} Å (log gf {r.loggf:.2f}, Δ {r.offset:+.2f} Å)"
+            for r in near.itertuples()))
+    return "\n\n".join(text)
+
+
+class CandidatesTable(pn.viewable.Viewer):
+    """Tabulator of the store's candidates; row selection drives ``state.candidate``."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        data = self.state.data
+        # the store keeps candidates in rank order (gapviz.discover's ranking): rank 1 = row 0
+        table = data.candidates.assign(rank=np.arange(1, len(data.candidates) + 1))
+        table = table[[c for c in COLUMNS if c in table]]
+        fmt = {c: NumberFormatter(format="0.00" if "wavelength" in c else "0.000")
+               for c in table.columns if table[c].dtype.kind == "f"}
+        self.table = pn.widgets.Tabulator(
+            table, selectable=1, disabled=True, pagination="remote", page_size=10, show_index=False,
+            header_filters={c: ({"type": "input", "func": "like", "placeholder": "filter"}
+                                if table[c].dtype == object else {"type": "number", "func": ">=",
+                                                                   "placeholder": ">="})
+                            for c in table.columns},
+            titles=column_titles(data, table.columns), formatters=fmt, sizing_mode="stretch_width", height=380)
+        self.detail = pn.pane.Markdown("Pick a candidate (a row, or a pink triangle in the spectrum).",
+                                       sizing_mode="stretch_width")
+        self.table.param.watch(self._on_select, "selection")
+        self._show()
+
+    def _on_select(self, event) -> None:
+        if event.new and event.new[0] != self.state.candidate:
+            self.state.select_candidate(int(event.new[0]))
+
+    @param.depends("state.candidate", watch=True)
+    def _show(self) -> None:
+        c = self.state.candidate
+        if 0 <= c < len(self.state.data.candidates):
+            if self.table.selection != [c]:
+                self.table.selection = [c]
+            self.detail.object = describe(self.state.data, c)
+
+    def __panel__(self):
+        return pn.Row(self.table, pn.Column(self.detail, width=320), sizing_mode="stretch_width")

@@ -1,0 +1,132 @@
+"""Learned corrections: what the adaptation added to the theory, and which label it follows.
+
+Top: the mean correction ± its star-to-star scatter and the mean in bins of teff / logg / fe_h; middle: the
+response difference (d flux_adapted/d label − d flux_theory/d label) per label, scaled to one population
+standard deviation of the label so K and dex compare; right: the attribution of the feature in view.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource, Span
+from bokeh.palettes import Category10_10, Viridis256
+from bokeh.plotting import figure
+
+from apps.state import ExplorerState, StoreData, outside_legend, with_gaps
+
+FEATURE_HALF_WIDTH = 1.0  # Å around a selected candidate used for its attribution
+
+
+def label_spreads(data: StoreData) -> np.ndarray:
+    """(nlabel,) population standard deviation of each response label (1 when unknown)."""
+    if "label_spread" in data.ds.variables:
+        return np.asarray(data.ds["label_spread"].values, dtype=np.float64)
+    return np.array([float(np.nanstd(data.stars[n])) if n in data.stars else 1.0 for n in data.response_labels])
+
+
+def attribution(data: StoreData, x0: float, x1: float) -> dict[str, float]:
+    """Share of each label in the mean |response difference| (per label σ) over pixels in [x0, x1] Å."""
+    diff = data.response.get("response_difference")
+    if diff is None or not data.response_labels:
+        return {}
+    sel = (data.wavelength >= x0) & (data.wavelength <= x1)
+    if not sel.any():
+        return {}
+    mag = np.nanmean(np.abs(diff[:, sel] * label_spreads(data)[:, None]), axis=1)
+    total = np.nansum(mag)
+    return {n: float(m / total) if total > 0 else 0.0 for n, m in zip(data.response_labels, mag)}
+
+
+class Corrections(pn.viewable.Viewer):
+    """Mean and binned corrections, per-label response difference, attribution of the feature in view."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+    binned_by = param.Selector(default="teff", objects=["teff"], doc="label whose bins are drawn")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        data = self.state.data
+        self.param["binned_by"].objects = list(data.by_label) or ["teff"]
+        self.binned_by = self.param["binned_by"].objects[0]
+        xr = self.state.x_range
+        kw = dict(sizing_mode="stretch_width", x_range=xr, tools="xpan,xwheel_zoom,box_zoom,reset,save",
+                  active_scroll="xwheel_zoom")
+        self.mean_fig = figure(height=230, title="learned correction (adapted − theory)", y_axis_label="Δ flux",
+                               **kw)
+        self.resp_fig = figure(height=200, title="response difference per 1σ of each label",
+                               x_axis_label="vacuum wavelength (Å)", y_axis_label="Δ d flux / d label", **kw)
+        self.state.follow_zoom(self.mean_fig)
+        self.state.follow_zoom(self.resp_fig)
+        for fig in (self.mean_fig, self.resp_fig):
+            fig.add_layout(Span(location=0, dimension="width", line_color="#888888", line_dash="dashed"))
+        prof = data.profiles
+        mean = prof.get("correction_mean", np.full(data.wavelength.size, np.nan))
+        std = prof.get("correction_std", np.zeros_like(mean))
+        cols = with_gaps(data.wavelength, {"mean": mean, "lo": mean - std, "hi": mean + std}, data.segments)
+        src = ColumnDataSource(cols)
+        self.mean_fig.varea("x", "lo", "hi", source=src, fill_color="#1f77b4", fill_alpha=0.2, legend_label="± scatter")
+        self.mean_fig.line("x", "mean", source=src, color="#1f77b4", line_width=2, legend_label="mean")
+        self.bins_src = ColumnDataSource({"xs": [], "ys": [], "color": [], "name": []})
+        self.mean_fig.multi_line("xs", "ys", source=self.bins_src, color="color", line_width=1, alpha=0.8)
+        outside_legend(self.mean_fig)
+        spreads = label_spreads(data)
+        diff = data.response.get("response_difference")
+        if diff is not None:
+            for i, name in enumerate(data.response_labels):
+                c = with_gaps(data.wavelength, {"y": diff[i] * spreads[i]}, data.segments)
+                self.resp_fig.line(c["x"], c["y"], color=Category10_10[i % 10], legend_label=name)
+            outside_legend(self.resp_fig)
+            self.resp_fig.legend.click_policy = "hide"
+        names = data.response_labels or ["(none)"]
+        self._attr_names = names
+        self.attr_src = ColumnDataSource({"label": names, "share": [0.0] * len(names)})
+        self.attr_fig = figure(height=230, width=260, y_range=names, x_range=(0, 1), title="attribution",
+                               x_axis_label="share of |response difference|", tools="save")
+        self.attr_fig.hbar(y="label", right="share", height=0.7, source=self.attr_src, color="#9467bd")
+        self.attr_text = pn.pane.Markdown("", width=260)
+        self._draw_bins()
+        self._attribute()
+
+    @param.depends("binned_by", watch=True)
+    def _draw_bins(self) -> None:
+        data = self.state.data
+        if self.binned_by not in data.by_label:
+            return
+        centres, rows = data.by_label[self.binned_by]
+        xs, ys = [], []
+        for r in rows:
+            c = with_gaps(data.wavelength, {"y": r}, data.segments)
+            xs.append(c["x"])
+            ys.append(c["y"])
+        idx = np.linspace(0, 255, max(len(rows), 1)).astype(int)
+        self.bins_src.data = {"xs": xs, "ys": ys, "color": [Viridis256[i] for i in idx][:len(rows)],
+                              "name": [f"{self.binned_by} {c:.4g}" for c in centres]}
+
+    @param.depends("state.x_start", "state.x_end", "state.candidate", watch=True)
+    def _attribute(self) -> None:
+        st = self.state
+        data = st.data
+        cands = data.candidates
+        c = st.candidate
+        if 0 <= c < len(cands) and st.x_start <= cands["wavelength"].iloc[c] <= st.x_end:
+            w = float(cands["wavelength"].iloc[c])
+            shares = attribution(data, w - FEATURE_HALF_WIDTH, w + FEATURE_HALF_WIDTH)
+            row = cands.iloc[c]
+            text = (f"**Candidate {c}** at {w:.2f} Å follows **{row.get('attributed_label', '?')}** "
+                    f"(confidence {float(row.get('attribution_confidence', np.nan)):.2f}).")
+        else:
+            shares = attribution(data, st.x_start, st.x_end)
+            text = f"Attribution of the visible range {st.x_start:.1f}–{st.x_end:.1f} Å."
+        names = self._attr_names
+        self.attr_src.data = {"label": names, "share": [shares.get(n, 0.0) for n in names]}
+        self.attr_text.object = text
+
+    def __panel__(self):
+        sel = pn.widgets.RadioButtonGroup.from_param(self.param.binned_by, label="bins of", color="light")
+        return pn.Row(pn.Column(pn.Row(pn.pane.Markdown("mean correction in bins of"), sel),
+                                pn.pane.Bokeh(self.mean_fig, sizing_mode="stretch_width"),
+                                pn.pane.Bokeh(self.resp_fig, sizing_mode="stretch_width"),
+                                sizing_mode="stretch_width"),
+                      pn.Column(pn.pane.Bokeh(self.attr_fig), self.attr_text), sizing_mode="stretch_width")

@@ -1,0 +1,122 @@
+"""The gapviz explorer: browse wavelength, label space and learned corrections of one store.
+
+Serve it with ``panel serve apps/explorer.py --args STORE_DIR`` (or ``gapviz explore STORE_DIR``); with no
+argument it opens the shipped sample ``data_samples/store``. The store is fixed at server start; nothing in
+the page or the URL can choose a server path.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:  # `panel serve apps/explorer.py` puts only apps/ on the path
+    sys.path.insert(0, _ROOT)
+
+import panel as pn  # noqa: E402
+
+from apps.candidates import CandidatesTable  # noqa: E402
+from apps.corrections import Corrections  # noqa: E402
+from apps.export import Export  # noqa: E402
+from apps.label_space import LabelSpace  # noqa: E402
+from apps.residual_map import ResidualMap  # noqa: E402
+from apps.state import ExplorerState, StoreData, load_store, store_dir_from_argv, store_path  # noqa: E402
+from apps.tour import Tour  # noqa: E402
+from apps.warm import warm_up  # noqa: E402
+from apps.wavelength_browser import WavelengthBrowser  # noqa: E402
+from gapviz.errors import GapvizError  # noqa: E402
+
+TITLE = "gapviz explorer"
+
+
+# The Fast design links Google Fonts (Open Sans); the page must load with no network, so drop that one
+# stylesheet (a subclass would lose the design's bundled, server-served JS). Everything else Panel serves.
+pn.theme.fast.Fast._resources = {k: v for k, v in pn.theme.fast.Fast._resources.items() if k != "font"}
+
+
+def template(**params) -> pn.template.FastListTemplate:
+    """A FastListTemplate that fetches nothing from outside the server."""
+    return pn.template.FastListTemplate(title=TITLE, font="sans-serif", **params)
+
+
+def provenance(data: StoreData) -> str:
+    """Markdown header line from the store's global attributes."""
+    a = data.attrs
+
+    def num(key: str) -> str:
+        try:
+            return f"{float(a[key]):.3g}"
+        except (KeyError, TypeError, ValueError):
+            return "?"
+
+    def text(key: str) -> str:
+        value = str(a.get(key, "")).strip()
+        return f"`{value}`" if value else "?"
+
+    title = str(a.get("title", "")).strip() or data.path.parent.name
+    return (f"**{title}** — synthetic {text('synthetic_path')} → observed {text('observed_path')}, "
+            f"run {text('run_dir')} — {data.n_star:,} stars × {data.wavelength.size:,} pixels — χ²ν median "
+            f"{num('chi2nu_theory_median')} (theory) → {num('chi2nu_adapted_median')} (adapted) — "
+            f"{a.get('n_candidates', len(data.candidates))} candidates")
+
+
+def error_page(message: str) -> pn.template.FastListTemplate:
+    """The page shown when the store cannot be opened: the reason, no traceback."""
+    alert = pn.pane.Alert(f"**The explorer could not open its store.**\n\n{message}\n\nStart it with "
+                          "`gapviz explore STORE_DIR` or `panel serve apps/explorer.py --args STORE_DIR`, where "
+                          "STORE_DIR holds the `store.nc` written by `gapviz analyze`.", alert_type="danger")
+    return template(main=[alert])
+
+
+class Explorer:
+    """All views of one session around one ExplorerState (kept as attributes for tests and benchmarks)."""
+
+    def __init__(self, data: StoreData, sync_url: bool = True):
+        self.state = ExplorerState(data)
+        self.browser = WavelengthBrowser(state=self.state)
+        self.label_space = LabelSpace(state=self.state)
+        self.residual_map = ResidualMap(state=self.state)
+        self.corrections = Corrections(state=self.state)
+        self.candidates = CandidatesTable(state=self.state)
+        self.export = Export(state=self.state)
+        self.tour = Tour(state=self.state, browser=self.browser)
+        if sync_url:
+            self.state.sync_url()
+
+    def template(self) -> pn.template.FastListTemplate:
+        """The page: controls in the sidebar, the views in the main area (one root each: fewer Bokeh
+        document roots make a session much cheaper to build)."""
+        header = pn.pane.Markdown(provenance(self.state.data), sizing_mode="stretch_width")
+        sidebar = pn.Column(self.tour, pn.layout.Divider(), self.browser.controls(), pn.layout.Divider(),
+                            self.export, sizing_mode="stretch_width")
+        main = pn.Column(
+            header,
+            pn.Row(pn.Column("## Spectrum", self.browser, sizing_mode="stretch_width"),
+                   pn.Column("## Label space", self.label_space, sizing_mode="stretch_width"),
+                   sizing_mode="stretch_width"),
+            pn.Column("## Candidate missing lines", self.candidates, sizing_mode="stretch_width"),
+            pn.Column("## Residual map", self.residual_map, sizing_mode="stretch_width"),
+            pn.Column("## Learned corrections", self.corrections, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
+        return template(sidebar=[sidebar], main=[main], sidebar_width=330)
+
+
+def build_app(store_dir: str | Path | None = None, sessions: list | None = None) -> pn.template.FastListTemplate:
+    """The explorer page for the store chosen at server start (an error page when it is not a store).
+
+    ``sessions``, when given, collects each session's ``Explorer`` (tests and benchmarks inspect them)."""
+    path = store_path(store_dir if store_dir is not None else store_dir_from_argv())
+    try:
+        data = load_store(str(path.resolve()))
+    except GapvizError as exc:
+        return error_page(str(exc))
+    warm_up(data)
+    explorer = Explorer(data)
+    if sessions is not None:
+        sessions.append(explorer)
+    return explorer.template()
+
+
+if __name__.startswith("bokeh"):
+    build_app().servable(title=TITLE)

@@ -1,0 +1,197 @@
+"""Wavelength browser: the selected star(s) against theory, adapted model and synthetic counterpart.
+
+Top: observed flux with its ±1σ band, the theory, the adapted model and the synthetic counterpart;
+bottom: residuals on the same x-range (the session's one ``Range1d``). Window/chip gaps are shaded and
+no line crosses them. Line-list markers (species and log gf on hover) are limited to the visible range,
+filtered by species and strength and capped at ``MAX_LINES`` (strongest first); candidates are marked and
+clickable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool, Span, TapTool
+from bokeh.plotting import figure
+
+from apps.state import ExplorerState, outside_legend, pick_for_mean, read_rows, with_gaps
+
+MAX_LINES = 40  # line markers drawn at once (strongest log gf first)
+SERIES = {  # name -> (store variable, colour, legend); drawn in this order, the observed flux on top
+    "synthetic": ("flux_synthetic_counterpart", "#2ca02c", "synthetic counterpart"),
+    "theory": ("flux_theory", "#1f77b4", "theory"),
+    "adapted": ("flux_adapted", "#d62728", "adapted model"),
+    "obs": ("flux_obs", "#222222", "observed"),
+}
+
+
+def visible_lines(lines: pd.DataFrame, x0: float, x1: float, species: list[str], min_loggf: float,
+                  cap: int = MAX_LINES) -> pd.DataFrame:
+    """Lines inside [x0, x1] Å of the chosen species (all if empty) with log gf >= min_loggf, strongest
+    ``cap`` first."""
+    if lines.empty:
+        return lines
+    sel = (lines["wavelength"] >= x0) & (lines["wavelength"] <= x1) & (lines["loggf"] >= min_loggf)
+    if species:
+        sel &= lines["species"].isin(species)
+    return lines[sel].sort_values("loggf", ascending=False).head(cap)
+
+
+def star_summary(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One curve per variable from (n, npix) rows: the star itself (n = 1) or the mean over stars; the band
+    is flux_err for one star and the star-to-star scatter of flux_obs for several. Residuals are computed
+    as the store defines them (flux_obs − flux_theory, flux_obs − flux_adapted) rather than read."""
+    rows = {**rows, "residual_theory": rows["flux_obs"] - rows["flux_theory"],
+            "residual_adapted": rows["flux_obs"] - rows["flux_adapted"]}
+    out = {k: np.nanmean(v, axis=0) if v.shape[0] > 1 else v[0] for k, v in rows.items()}
+    if rows["flux_obs"].shape[0] > 1:
+        out["band"] = np.nanstd(rows["flux_obs"], axis=0)
+    else:
+        out["band"] = rows.get("flux_err", np.full_like(out["flux_obs"], np.nan))[0]
+    return out
+
+
+class WavelengthBrowser(pn.viewable.Viewer):
+    """Spectrum and residual panels of the shown star(s), sharing ``state.x_range``."""
+
+    state = param.ClassSelector(class_=ExplorerState)
+    visible = param.ListSelector(default=list(SERIES), objects=list(SERIES), doc="curves drawn")
+    species = param.ListSelector(default=[], objects=[], doc="line-list species shown (empty: all)")
+    min_loggf = param.Number(default=-2.0, bounds=(-10.0, 2.0), doc="weakest line-list log gf shown")
+    jump_to = param.Number(default=None, allow_None=True, doc="wavelength to centre on, Å vacuum")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        data = self.state.data
+        self.param["species"].objects = sorted(data.lines["species"].unique()) if "species" in data.lines else []
+        if not data.lines.empty:
+            self.param["min_loggf"].bounds = (float(data.lines["loggf"].min()) - 0.1,
+                                              float(data.lines["loggf"].max()) + 0.1)
+        xr = self.state.x_range
+        self.spectrum = figure(height=330, sizing_mode="stretch_width", x_range=xr,
+                               tools="xpan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom",
+                               y_axis_label="normalised flux")
+        self.residual = figure(height=170, sizing_mode="stretch_width", x_range=xr,
+                               tools="xpan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom",
+                               x_axis_label="vacuum wavelength (Å)", y_axis_label="residual")
+        self.state.follow_zoom(self.spectrum)
+        self.state.follow_zoom(self.residual)
+        self.spectrum.xaxis.visible = False
+        self.flux_src = ColumnDataSource({"x": [], "band_lo": [], "band_hi": [],
+                                          **{k: [] for k in SERIES}, "res_theory": [], "res_adapted": []})
+        self.band = self.spectrum.varea(x="x", y1="band_lo", y2="band_hi", source=self.flux_src,
+                                        fill_color="#999999", fill_alpha=0.35, legend_label="observed ±1σ")
+        self.curves = {k: self.spectrum.line("x", k, source=self.flux_src, color=c, legend_label=lab,
+                                             line_width=1.6 if k == "obs" else 1.2)
+                       for k, (_, c, lab) in SERIES.items()}
+        outside_legend(self.spectrum)
+        self.spectrum.legend.click_policy = "hide"
+        self.residual.line("x", "res_theory", source=self.flux_src, color=SERIES["theory"][1],
+                           legend_label="obs − theory")
+        self.residual.line("x", "res_adapted", source=self.flux_src, color=SERIES["adapted"][1],
+                           legend_label="obs − adapted")
+        self.residual.add_layout(Span(location=0, dimension="width", line_color="#888888", line_dash="dashed"))
+        outside_legend(self.residual)
+        for fig in (self.spectrum, self.residual):
+            for a, b in zip(data.segments[:-1], data.segments[1:]):
+                fig.add_layout(BoxAnnotation(left=float(data.wavelength[a.stop - 1]),
+                                             right=float(data.wavelength[b.start]),
+                                             fill_color="#cccccc", fill_alpha=0.4))
+        self.line_src = ColumnDataSource({"x": [], "y0": [], "y1": [], "species": [], "loggf": []})
+        self.spectrum.segment(x0="x", x1="x", y0="y0", y1="y1", source=self.line_src, color="#7f7f7f")
+        marks = self.spectrum.scatter("x", "y1", source=self.line_src, marker="inverted_triangle", size=8,
+                                      color="#7f7f7f")
+        self.spectrum.add_tools(HoverTool(renderers=[marks], tooltips=[("line", "@species"), ("λ", "@x{0.00} Å"),
+                                                                       ("log gf", "@loggf{0.00}")]))
+        cands = data.candidates
+        self.cand_src = ColumnDataSource({
+            "x": cands["wavelength"].to_numpy() if "wavelength" in cands else [],
+            "y": np.full(len(cands), 1.12),
+            "label": cands["attributed_label"].to_numpy() if "attributed_label" in cands else [""] * len(cands),
+            "row": np.arange(len(cands))})
+        cand_r = self.spectrum.scatter("x", "y", source=self.cand_src, marker="triangle", size=13,
+                                       color="#e377c2", line_color="black", legend_label="candidate",
+                                       selection_color="#ff7f0e", nonselection_alpha=0.6)
+        self.spectrum.add_tools(TapTool(renderers=[cand_r]),
+                                HoverTool(renderers=[cand_r], tooltips=[("candidate", "@row"),
+                                                                        ("λ", "@x{0.00} Å"),
+                                                                        ("follows", "@label")]))
+        self.cand_src.selected.on_change("indices", self._on_tap)
+        self._rows_key: tuple | None = None
+        self._load_stars()
+        self._update_lines()
+        self._show_candidate()
+
+    # -- reactions -------------------------------------------------------------------------------
+    def _on_tap(self, attr, old, new) -> None:
+        if new and new[0] != self.state.candidate:
+            self.state.select_candidate(int(new[0]))
+
+    @param.depends("state.candidate", watch=True)
+    def _show_candidate(self) -> None:
+        c = self.state.candidate
+        want = [c] if c >= 0 else []
+        if list(self.cand_src.selected.indices) != want:
+            self.cand_src.selected.indices = want
+
+    @param.depends("state.stars", watch=True)
+    def _load_stars(self) -> None:
+        st = self.state
+        data = st.data
+        shown = st.shown_stars()
+        idx = pick_for_mean(shown, data.chunk_stars)
+        key = tuple(idx.tolist())
+        if key == self._rows_key:
+            return
+        self._rows_key = key
+        s = star_summary(read_rows(data, idx))
+        obs = s["flux_obs"]
+        ys = {"obs": obs, "band_lo": obs - s["band"], "band_hi": obs + s["band"],
+              "res_theory": s["residual_theory"], "res_adapted": s["residual_adapted"]}
+        for k, (var, _, _) in SERIES.items():
+            ys[k] = s.get(var, np.full_like(obs, np.nan))
+        self.flux_src.data = with_gaps(data.wavelength, ys, data.segments)
+        if len(shown) == 1:
+            row = data.stars.iloc[shown[0]]
+            labs = ", ".join(f"{n} {row[n]:.4g}" for n in data.label_names[:4])
+            self.spectrum.title.text = f"star {row['star_id']} (#{shown[0]}): {labs}"
+        else:
+            self.spectrum.title.text = (f"mean of {idx.size} of {len(shown):,} selected stars "
+                                        "(band: star-to-star scatter)")
+
+    @param.depends("visible", watch=True)
+    def _visibility(self) -> None:
+        for k, r in self.curves.items():
+            r.visible = k in self.visible
+
+    @param.depends("state.x_start", "state.x_end", "species", "min_loggf", watch=True)
+    def _update_lines(self) -> None:
+        st = self.state
+        vis = visible_lines(st.data.lines, st.x_start, st.x_end, list(self.species), self.min_loggf)
+        n = len(vis)
+        self.line_src.data = {"x": vis["wavelength"].to_numpy() if n else [], "y0": np.full(n, 1.0),
+                              "y1": np.full(n, 1.06), "species": vis["species"].to_numpy() if n else [],
+                              "loggf": vis["loggf"].to_numpy() if n else []}
+
+    @param.depends("jump_to", watch=True)
+    def _jump(self) -> None:
+        if self.jump_to is not None:
+            half = max((self.state.x_end - self.state.x_start) / 2, 1.0)
+            self.state.centre_on(self.jump_to, min(half, 20.0))
+
+    # -- layout ----------------------------------------------------------------------------------
+    def controls(self) -> pn.Column:
+        """Sidebar widgets: jump-to box, curve toggles, line-list filters."""
+        return pn.Column(
+            pn.widgets.FloatInput.from_param(self.param.jump_to, label="jump to wavelength (Å)", step=1.0),
+            pn.widgets.CheckButtonGroup.from_param(self.param.visible, label="curves", color="light"),
+            pn.widgets.MultiChoice.from_param(self.param.species, label="line-list species (empty: all)"),
+            pn.widgets.FloatSlider.from_param(self.param.min_loggf, label="weakest log gf shown", step=0.1),
+            pn.pane.Markdown(f"At most {MAX_LINES} line markers, strongest first, in the visible range."),
+        )
+
+    def __panel__(self):
+        return pn.Column(pn.pane.Bokeh(self.spectrum, sizing_mode="stretch_width"),
+                         pn.pane.Bokeh(self.residual, sizing_mode="stretch_width"), sizing_mode="stretch_width")

@@ -1,0 +1,122 @@
+"""The explorer in real headless Chromium (Debian's /usr/bin/chromium, no network)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pandas as pd
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
+
+
+def wait_for(cond, timeout: float = 60.0) -> bool:
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def query(page) -> dict[str, list[str]]:
+    """The address bar's query (Playwright's page.url misses history.replaceState updates)."""
+    return parse_qs(urlparse(page.evaluate("() => window.location.href")).query)
+
+
+def test_pick_candidate_export_and_reopen(served, tiny_store, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url, sessions = served
+    cand = pd.read_csv(tiny_store / "candidates.csv")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1400}, accept_downloads=True)
+        errors, outside = [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
+            ("http://localhost", "ws://localhost", "data:", "blob:")) else None)
+        page.goto(url)
+        page.wait_for_selector(".tabulator-row", timeout=120_000)
+        assert wait_for(lambda: len(sessions) == 1)
+        state = sessions[0].state
+        start = (state.x_start, state.x_end)
+
+        # a mouse-wheel zoom on the spectrum reaches the server once it settles (map, markers, URL follow)
+        box = page.locator("canvas").first.bounding_box()  # the spectrum plot comes first on the page
+        page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.6)
+        page.mouse.wheel(0, -500)
+        assert wait_for(lambda: state.x_end - state.x_start < 0.9 * (start[1] - start[0]), 30)
+        assert wait_for(lambda: abs(sessions[0].residual_map.source.data["x"][0] - state.x_start) < 1e-6, 30)
+        assert wait_for(lambda: abs(float(query(page).get("x0", ["nan"])[0]) - state.x_start) < 0.01, 30)
+        start = (state.x_start, state.x_end)
+
+        # pick the top-ranked candidate: the table shows the store's rank order, so it is the first row
+        row = 0
+        page.locator(".tabulator-row").first.click()
+        assert wait_for(lambda: state.candidate == row), state.candidate
+        w = float(cand["wavelength"][row])
+        assert wait_for(lambda: abs(state.x_start - (w - 3)) < 0.01)
+        assert (state.x_start, state.x_end) != start
+        assert state.x_start == pytest.approx(w - 3, abs=0.01) and state.x_end == pytest.approx(w + 3, abs=0.01)
+        # the browser's own plot range followed (read back from Bokeh in the page)
+        js = """() => { const out = [];
+            for (const doc of Bokeh.documents) for (const m of doc.all_models)
+                if (m.type === 'Range1d' && m.bounds != null) out.push([m.start, m.end]);
+            return out; }"""
+        assert wait_for(lambda: any(abs(r[0] - (w - 3)) < 0.01 for r in page.evaluate(js)), 30), page.evaluate(js)
+        # the address bar carries the view
+        assert wait_for(lambda: query(page).get("cand") == [str(row)])
+        assert float(query(page)["x0"][0]) == pytest.approx(w - 3, abs=0.01)
+
+        with page.expect_download() as dl:
+            page.get_by_text("Candidates (CSV)").click()
+        saved = tmp_path / "candidates.csv"
+        dl.value.save_as(saved)
+        np.testing.assert_allclose(pd.read_csv(saved)["wavelength"], cand["wavelength"])
+        with page.expect_download(timeout=120_000) as dl:
+            page.get_by_text("Current view (PNG)").click()
+        png = tmp_path / "view.png"
+        dl.value.save_as(png)
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+        shot = tmp_path / "explorer.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 50_000
+
+        # a shared link reopens the same view in a new session
+        link = page.evaluate("() => window.location.href")
+        other = browser.new_page(viewport={"width": 1500, "height": 1400})
+        other.goto(link)
+        other.wait_for_selector(".tabulator-row", timeout=120_000)
+        assert wait_for(lambda: len(sessions) == 2)
+        again = sessions[1].state
+        assert wait_for(lambda: again.candidate == row)
+        assert again.x_start == pytest.approx(state.x_start) and again.x_end == pytest.approx(state.x_end)
+        browser.close()
+    assert not errors, errors
+    assert not outside, outside
+    print("screenshot:", shot)
+
+
+def test_missing_store_message_in_page(serve_app, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url, _ = serve_app(tmp_path / "nothing")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_selector("text=could not open its store", timeout=60_000)
+        assert page.locator("text=no gapviz store here").count() >= 1  # the reason, in the page
+        assert page.locator("text=Traceback").count() == 0
+        browser.close()

@@ -1,0 +1,69 @@
+"""`gapviz explore STORE_DIR`: checks the store, then serves apps/explorer.py on it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import h5py
+import numpy as np
+import pytest
+
+from apps.state import default_store_dir, store_dir_from_argv
+from gapviz.cli import main
+from gapviz.cli.explore import command, explorer_script
+
+
+def test_missing_store_exits_2_with_message(tmp_path, capsys):
+    assert main(["explore", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gapviz: error:") and "store.nc" in err and "Traceback" not in err
+
+
+def test_file_that_is_not_a_store_says_what_was_expected(tmp_path, capsys):
+    f = tmp_path / "spectra.h5"
+    with h5py.File(f, "w") as h:
+        h["flux"] = np.ones((2, 3))
+    assert main(["explore", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert str(f) in err and "not a gapviz store" in err and "store.nc" in err
+
+
+def test_command_serves_the_explorer_with_the_store_as_args(tiny_store):
+    cmd = command(tiny_store / "store.nc", port=5123)
+    assert cmd[1:4] == ["-m", "panel", "serve"] and cmd[4] == str(explorer_script())
+    assert cmd[-2:] == ["--args", str(tiny_store / "store.nc")]
+    assert explorer_script().name == "explorer.py" and explorer_script().is_file()
+
+
+def test_no_argument_means_the_shipped_sample():
+    assert store_dir_from_argv(["explorer.py"]) == default_store_dir()
+    assert default_store_dir().parts[-2:] == ("data_samples", "store")
+    assert str(store_dir_from_argv(["explorer.py", "/data/run1"])) == "/data/run1"
+
+
+@pytest.mark.e2e
+def test_gapviz_explore_serves_the_page(tiny_store, tmp_path):
+    with socket.socket() as s:  # a free port
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "server.log", "wb")  # a file, not a pipe nobody reads (it would fill and block)
+    proc = subprocess.Popen([sys.executable, "-m", "gapviz", "explore", str(tiny_store), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        html = None
+        for _ in range(600):
+            try:
+                html = urllib.request.urlopen(f"http://localhost:{port}/explorer", timeout=60).read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "server.log").read_text()
+                time.sleep(0.2)
+        assert html and "<title>gapviz explorer</title>" in html
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
