@@ -7,7 +7,6 @@ Files are written atomically (gapviz.files.atomic_path): an interrupted write ne
 from __future__ import annotations
 
 import io
-import os
 import platform
 import random
 import subprocess
@@ -64,12 +63,9 @@ def seed_everything(seed: int) -> None:
 
 
 def emulator_payload(emulator) -> dict:
-    """An Emulator as the plain dict its own ``save`` writes (so ``Emulator.load`` can rebuild it)."""
-    buf = io.BytesIO()
-    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
-    with atomic_path(tmp / f"gapviz-emulator-{os.getpid()}.pt") as p:
-        emulator.save(p)
-        buf.write(p.read_bytes())
+    """An Emulator as the plain dict its own ``save`` writes, with every tensor on the CPU."""
+    buf = io.BytesIO()  # a round trip in memory moves tensors to the CPU and checks weights_only safety
+    torch.save(emulator.payload(), buf)
     buf.seek(0)
     return torch.load(buf, map_location="cpu", weights_only=True)
 
@@ -77,11 +73,7 @@ def emulator_payload(emulator) -> dict:
 def emulator_from_payload(payload: dict, device: str | torch.device = "cpu"):
     from gapviz.theory.emulator import Emulator
 
-    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
-    with atomic_path(tmp / f"gapviz-emulator-{os.getpid()}.pt") as p:
-        torch.save(payload, p)
-        emu = Emulator.load(p, device=device)
-    return emu
+    return Emulator.from_payload(payload, device=device)
 
 
 def git_commit() -> str:

@@ -28,7 +28,7 @@ from gapviz.adapt.config import TrainConfig, config_from_dict, config_to_dict, c
 from gapviz.adapt.data import MIN_STARS, RowStream, flux_stats, read_rows, shard, split_rows
 from gapviz.adapt.networks import build_networks
 from gapviz.adapt.objectives import DiscriminatorObjective, GeneratorObjective, pretrain_label_encoders
-from gapviz.adapt.validate import fit_theory, validation_chi2nu
+from gapviz.adapt.validate import chi2nu_at_fitted_labels, fit_theory, validation_chi2nu
 from gapviz.errors import GapvizError
 from gapviz.files import atomic_write_text
 from gapviz.io.spectra import SpectraFile, check_same_grid, read_spectra
@@ -370,24 +370,13 @@ def _write_model(out, cfg, gen, emu, names, mean, std, meta, summary: TrainSumma
         "label_names": list(names), "flux_mean": float(mean), "flux_std": float(std),
         "metadata": meta, "split_min": split_min, "split_max": split_max,
     }
-    summary.val_after["syn_obs_fit"] = _chi2nu_at_fitted_labels(payload, val)
+    summary.val_after["syn_obs_fit"] = chi2nu_at_fitted_labels(payload, val)
     summ = {"steps": summary.steps, "seconds": summary.seconds, "stopped": summary.stopped,
             "spectra_per_s": summary.spectra_per_s, "n_val": summary.n_val,
             "val_before": summary.val_before, "val_after": summary.val_after}
     payload["summary"] = summ
     ck.save_torch(payload, out / "model.pt")
     atomic_write_text(out / "run.json", json.dumps({"metadata": meta, "summary": summ}, indent=2) + "\n")
-
-
-def _chi2nu_at_fitted_labels(payload: dict, val) -> float:
-    """Median χ²ν of the synthetic→observed map at labels fitted through the adapted model (the label
-    inference of gapviz.adapt.model.Adaptation.fit_labels) on the held-out observed stars."""
-    from gapviz.adapt.model import Adaptation
-
-    model = Adaptation(payload, "cpu" if val.flux.device.type == "cpu" else val.flux.device)
-    err = torch.where(val.mask > 0, val.sigma, torch.full_like(val.sigma, float("nan")))
-    fit = model.fit_labels(val.flux.cpu().numpy(), err.cpu().numpy())
-    return float(np.median(fit.chi2nu))
 
 
 def _print_summary(s: TrainSummary) -> None:

@@ -48,3 +48,14 @@ def validation_chi2nu(gen: nn.Module, val: Batch, theory_flux: torch.Tensor, n_l
             parts[k].append(chi2nu_per_star(m.float(), b.flux, b.sigma, b.mask, n_label))
     gen.train(was_training)
     return {k: float(torch.cat(v).median()) for k, v in parts.items()}
+
+
+def chi2nu_at_fitted_labels(payload: dict, val) -> float:
+    """Median χ²ν of the synthetic→observed map at labels fitted through the adapted model (the label
+    inference of gapviz.adapt.model.Adaptation.fit_labels) on the held-out observed stars."""
+    from gapviz.adapt.model import Adaptation
+
+    model = Adaptation(payload, "cpu" if val.flux.device.type == "cpu" else val.flux.device)
+    err = torch.where(val.mask > 0, val.sigma, torch.full_like(val.sigma, float("nan")))
+    fit = model.fit_labels(val.flux.cpu().numpy(), err.cpu().numpy())
+    return float(np.median(fit.chi2nu))
