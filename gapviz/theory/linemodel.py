@@ -60,7 +60,7 @@ from torch import nn
 
 from gapviz.errors import GapvizError
 from gapviz.io.linelist import ATOMIC_NUMBER, parse_species
-from gapviz.labels import DEFAULT_LABELS, LABELS
+from gapviz.labels import DEFAULT_LABELS, LABELS, label_info
 from gapviz.theory.abundances import element_constants, partition_functions
 from gapviz.theory.profiles import (
     C_KMS, binned_profile_matrix, doppler_b, instrument_sigma, saturate, saturation_factor,
@@ -104,12 +104,6 @@ def _check_label_names(label_names: Sequence[str]) -> list[str]:
     if len(set(names)) != len(names):
         raise GapvizError(f"LineModel: label_names {names} repeat a name")
     return names
-
-
-def _label_element(name: str) -> str | None:
-    if name in LABELS:
-        return LABELS[name].element
-    return name[:-3].capitalize() if name.endswith("_fe") else None
 
 
 class LineModel(nn.Module):
@@ -196,7 +190,7 @@ class LineModel(nn.Module):
             if e in ("H", "He"):
                 continue
             for k, name in enumerate(self.label_names):
-                el = _label_element(name)
+                el = label_info(name).element
                 if name == "fe_h" or (el == e and name != "fe_h"):
                     amat[k, j] = 1.0
         solar = np.array([consts[e][0] for e in self.elements])
