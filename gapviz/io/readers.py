@@ -3,7 +3,7 @@
 
 Kinds (``detect_kind``): "spectra" (gapviz HDF5 contract), "cyclestarnet" (Cycle-StarNet HDF5), "netcdf"
 (e.g. a gapviz store.nc), "hdf5" (any other HDF5, e.g. a mock's truth.h5), "apstar", "apvisit" (APOGEE FITS),
-"linelist" (.moog/.csv, read by ``gapviz.io.linelist``), "text" (columns wavelength, flux[, flux_err]).
+"linelist" (.moog/.csv, read by ``gapviz.io.linelist``), "candidates" (a candidates.csv), "score" (a score.json), "text" (columns wavelength, flux[, flux_err]).
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ def detect_kind(path: str | os.PathLike) -> str:
     if path.is_dir():
         raise GapvizError(f"{path}: is a directory, expected a spectra, line-list, store or truth file")
     name = path.name.lower()
+    if name.endswith(".csv") and {"score", "significance"} <= set(_csv_header(path)):
+        return "candidates"
+    if name.endswith(".json"):
+        return "score"
     if name.endswith(LINELIST_SUFFIXES):
         return "linelist"
     head = _head(path)
@@ -226,6 +230,41 @@ def _describe_linelist(path: Path) -> list[str]:
     return lines
 
 
+def _csv_header(path: Path) -> list[str]:
+    with open(path, "r", errors="replace") as fh:
+        return [c.strip() for c in fh.readline().split(",")]
+
+
+def _describe_candidates(path: Path) -> list[str]:
+    """A `gapviz analyze` candidates.csv: how many, how many absent from the line list, the top ranked."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    absent = int((~table["in_linelist"].astype(bool)).sum()) if "in_linelist" in table else 0
+    lines = ["kind: candidate missing-line table (gapviz analyze)", f"candidates: {len(table)} ({absent} absent from the line list)"]
+    order = table.sort_values("rank") if "rank" in table else table.sort_values("score", ascending=False)
+    for _, row in order.head(5).iterrows():
+        label = row.get("attributed_label", "")
+        lines.append(f"  {row['wavelength']:.2f} Å  depth {row.get('depth', float('nan')):.3f}  "
+                     f"significance {row['significance']:.1f}  follows {label}")
+    return lines
+
+
+def _describe_score(path: Path) -> list[str]:
+    """A `gapviz score` score.json: precision, recall, F1 and attribution of each method."""
+    import json
+
+    try:
+        methods = json.loads(path.read_text())["methods"]
+    except (ValueError, KeyError, TypeError):
+        raise GapvizError(f"{path}: not a gapviz score.json (expected a JSON object with 'methods')") from None
+    lines = ["kind: score against a mock's truth (gapviz score)"]
+    for name, m in methods.items():
+        lines.append(f"{name}: precision {m.get('precision')}, recall {m.get('recall')}, f1 {m.get('f1')}, "
+                     f"attribution {m.get('attribution_accuracy')}")
+    return lines
+
+
 def describe(path: str | os.PathLike) -> str:
     """A multi-line human summary of ``path`` (kind, stars, grid, labels, S/N, bad pixels, or file structure)."""
     path = Path(path)
@@ -245,6 +284,10 @@ def _describe(path: Path) -> str:
         lines = _describe_hdf5(path, kind)
     elif kind == "linelist":
         lines = _describe_linelist(path)
+    elif kind == "candidates":
+        lines = _describe_candidates(path)
+    elif kind == "score":
+        lines = _describe_score(path)
     elif kind in ("apstar", "apvisit"):
         s = read_any(path)
         grid = "row 0 = combined, native grid" if kind == "apstar" else "3 chips, rest frame, ASPCAP grid"

@@ -65,3 +65,25 @@ def test_info_on_a_line_list(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "lines: 3" in out and "Fe I 2" in out and "OH 1" in out
     assert re.search(r"wavelength: 152\d\d\.\d\d-154\d\d\.\d\d Å", out)
+
+
+def test_info_summarises_the_shipped_analysis_outputs(capsys):
+    """candidates.csv and score.json of the shipped store are described, not rejected."""
+    from pathlib import Path
+
+    from gapviz.cli import main
+
+    store = Path(__file__).resolve().parents[2] / "data_samples" / "store"
+    assert main(["info", str(store / "candidates.csv"), str(store / "score.json")]) == 0
+    out = capsys.readouterr().out
+    assert "candidate missing-line table" in out and "absent from the line list" in out
+    assert "precision" in out and "baseline" in out
+
+
+def test_info_rejects_a_foreign_json(tmp_path, capsys):
+    from gapviz.cli import main
+
+    path = tmp_path / "other.json"
+    path.write_text('{"a": 1}')
+    assert main(["info", str(path)]) == 2
+    assert "not a gapviz score.json" in capsys.readouterr().err
