@@ -91,14 +91,13 @@ class Adaptation:
         return self._chunks(lambda f: self.gen.decode_synth(self.gen.encode_obs(f)[0]), x)
 
     def adapted(self, flux, flux_err=None) -> np.ndarray:
-        """The adapted model of each observed star (n, npix) float32: the observed decoder at its own latents."""
+        """The adapted model of each observed star (n, npix) float32: observed → synthetic counterpart →
+        observed, with the star's own split latent (the map validated during training)."""
         x = self._arrays(flux, flux_err)["flux"]
 
-        def run(f):
+        def run(f):  # through the synthetic counterpart, as trained and validated (obs → syn → obs)
             z, sp = self.gen.encode_obs(f)
-            if not self.physical:  # through the synthetic counterpart, as trained (obs → syn → obs)
-                z = self.gen.encode_synth(self.gen.decode_synth(z))
-            return self.gen.decode_obs(z, sp)
+            return self.gen.decode_obs(self.gen.encode_synth(self.gen.decode_synth(z)), sp)
 
         return self._chunks(run, x)
 
