@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import make_sets, write_tiny_toml
+from adapt_helpers import make_sets, write_tiny_toml
 from gapviz.cli import main
 from gapviz.io.spectra import Spectra, write_spectra
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
+from adapt_helpers import tiny_config
 from gapviz.adapt import load_adaptation
 from gapviz.adapt.train import train
 from gapviz.errors import GapvizError

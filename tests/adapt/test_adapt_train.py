@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
+from adapt_helpers import tiny_config
 from gapviz.adapt.data import RowStream, read_rows
 from gapviz.adapt.networks import build_networks
 from gapviz.adapt.objectives import GeneratorObjective
