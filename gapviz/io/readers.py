@@ -276,18 +276,12 @@ def describe(path: str | os.PathLike) -> str:
 
 def _describe(path: Path) -> str:
     kind = detect_kind(path)
-    if kind == "spectra":
-        lines = _describe_spectra_file(path)
-    elif kind == "cyclestarnet":
-        lines = _describe_cyclestarnet(path)
+    simple = {"spectra": _describe_spectra_file, "cyclestarnet": _describe_cyclestarnet,
+              "linelist": _describe_linelist, "candidates": _describe_candidates, "score": _describe_score}
+    if kind in simple:
+        lines = simple[kind](path)
     elif kind in ("netcdf", "hdf5"):
         lines = _describe_hdf5(path, kind)
-    elif kind == "linelist":
-        lines = _describe_linelist(path)
-    elif kind == "candidates":
-        lines = _describe_candidates(path)
-    elif kind == "score":
-        lines = _describe_score(path)
     elif kind in ("apstar", "apvisit"):
         s = read_any(path)
         grid = "row 0 = combined, native grid" if kind == "apstar" else "3 chips, rest frame, ASPCAP grid"
