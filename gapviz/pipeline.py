@@ -43,6 +43,8 @@ from gapviz.discover.attribute import attribute, sensitivity_from_arrays
 from gapviz.discover.baseline import baseline_candidates
 from gapviz.discover.crossmatch import crossmatch, read_linelist_in_range
 from gapviz.discover.detect import DEFAULT_RESOLUTION, detect_features
+from gapviz.discover.hypotheses import attribute_hypotheses, build_hypotheses
+from gapviz.discover.instrumental import remove_instrumental
 from gapviz.discover.rank import rank
 from gapviz.discover.species import attribute_species, species_patterns
 from gapviz.errors import GapvizError
@@ -58,8 +60,10 @@ RESPONSE_STARS = 256
 #: Stars (evenly spaced) whose observed flux and theory residual are kept for species attribution.
 SAMPLE_STARS = 1000
 #: Detection depth guard on the learned correction, in MADs of the matched-filter amplitude (see above).
-ADAPTED_N_MAD = 1.5
-ATTRIBUTIONS = ("species", "regression", "response")
+ADAPTED_N_MAD = 1.0
+#: Absolute depth floor of a detected feature in the instrument-cleaned mean correction (see above).
+ADAPTED_MIN_DEPTH = 0.005
+ATTRIBUTIONS = ("hypothesis", "species", "regression", "response")
 
 LineDepthFn = Callable[[pd.DataFrame, np.ndarray, float, dict[str, float]], np.ndarray]
 
@@ -142,7 +146,7 @@ def _finish_store(writer, acc_result: dict, candidates: pd.DataFrame, lines: pd.
 
 
 def _write_candidates_csv(candidates: pd.DataFrame, path: Path) -> None:
-    cols = ["rank"] + CANDIDATE_COLUMNS + ["attributed_species", "kind", "n_merged", "linelist_depth", "pixel"]
+    cols = ["rank"] + CANDIDATE_COLUMNS + ["kind", "n_merged", "linelist_depth", "pixel"]
     atomic_write_text(path, candidates[[c for c in cols if c in candidates]].to_csv(index=False, float_format="%.6g"))
 
 
@@ -157,7 +161,7 @@ def analyze(
     overwrite: bool = False,
     chunk_size: int = 256,
     resolution: float = DEFAULT_RESOLUTION,
-    attribution: str = "species",
+    attribution: str = "hypothesis",
     adaptation=None,
     line_depths: LineDepthFn | None = None,
     progress: bool = True,
@@ -211,13 +215,15 @@ def analyze(
             agg = acc.result()
             agg["label_spread"] = std.astype(np.float32)
             sem = agg["correction_std"] / np.sqrt(np.maximum(agg["correction_n"], 1))
-            found = detect_features(wl, agg["correction_mean"], sem, resolution, n_mad=ADAPTED_N_MAD,
-                                    n_below=agg["n_below"], n_above=agg["n_above"])
+            signal, _ = remove_instrumental(agg["correction_mean"], wl, agg["flux_theory_mean"])
+            found = detect_features(wl, signal, sem, resolution, n_mad=ADAPTED_N_MAD, min_depth=ADAPTED_MIN_DEPTH,
+                                    n_below=agg["n_below"], n_above=agg["n_above"], baseline_fwhm=None)
             median_labels = dict(zip(names, np.nanmedian(labels, axis=0)))
             line_depth = depth_fn(lines, wl, resolution, median_labels)
             found = crossmatch(found, lines, line_depth, resolution, reference,
                                depth_fn(reference, wl, resolution, median_labels) if reference is not None else None)
-            found = rank(_attribute(found, attribution, agg, sample, lines, line_depth, wl, names, resolution, std))
+            found = rank(_attribute(found, attribution, agg, sample, lines, line_depth, wl, names, resolution, std,
+                                    labels[sample.rows]))
             attrs = _attrs(run_dir, synthetic, observed, linelist, reference_linelist, resolution, "adapted",
                            attribution, chi_t, chi_a)
             _finish_store(writer, agg, found, lines, attrs)
@@ -229,7 +235,7 @@ def analyze(
 
 @dataclass
 class StarSample:
-    """Observed flux and flux − theory (NaN where unusable) of the stars ``rows`` (sorted), filled chunk by chunk."""
+    """Observed flux, flux − theory (NaN where unusable), correction and theory of the stars ``rows`` (sorted)."""
 
     rows: np.ndarray
     n_pix: int
@@ -237,20 +243,30 @@ class StarSample:
     def __post_init__(self) -> None:
         self.flux = np.full((self.rows.size, self.n_pix), np.nan, dtype=np.float32)
         self.residual = np.full((self.rows.size, self.n_pix), np.nan, dtype=np.float32)
+        self.correction = np.full((self.rows.size, self.n_pix), np.nan, dtype=np.float32)
+        self.theory = np.full((self.rows.size, self.n_pix), np.nan, dtype=np.float32)
 
-    def add(self, start: int, flux: np.ndarray, residual: np.ndarray) -> None:
+    def add(self, start: int, flux: np.ndarray, residual: np.ndarray, correction: np.ndarray,
+            theory: np.ndarray) -> None:
         """Keep the sampled rows of a chunk that starts at star ``start``; arrays (n, npix)."""
         k = np.flatnonzero((self.rows >= start) & (self.rows < start + len(flux)))
-        self.flux[k] = flux[self.rows[k] - start]
-        self.residual[k] = residual[self.rows[k] - start]
+        for name, values in (("flux", flux), ("residual", residual), ("correction", correction),
+                             ("theory", theory)):
+            getattr(self, name)[k] = values[self.rows[k] - start]
 
 
 def _even_rows(n: int, at_most: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, at_most)).astype(int)) if n else np.zeros(0, int)
 
 
-def _attribute(found, attribution, agg, sample, lines, line_depth, wl, names, resolution, spread) -> pd.DataFrame:
-    """Attribute candidates by species behaviour (default) or by a label-sensitivity rule; see module doc."""
+def _attribute(found, attribution, agg, sample, lines, line_depth, wl, names, resolution, spread,
+               sample_labels) -> pd.DataFrame:
+    """Attribute candidates by hypothetical lines (default), species behaviour or a label rule; see module doc."""
+    if attribution == "hypothesis":
+        hyp = build_hypotheses(lines, line_depth, wl, sample_labels, names, resolution)
+        if hyp.species.size:
+            return attribute_hypotheses(found, sample.correction, sample.theory, hyp)
+        attribution = "regression"  # no visible line in the theory's list: fall back to the label rule
     if attribution == "species":
         known = species_patterns(sample.flux, wl, lines, line_depth, names, resolution)
         if known.species:
@@ -285,9 +301,9 @@ def _process_chunk(model, obs, a, b, labels, labels_err, names, writer, acc,
              "residual_theory": np.where(mask, res_t, np.nan), "residual_adapted": np.where(mask, res_a, np.nan),
              "correction": corr, "pixel_mask": mask.astype(np.int8)}
     writer.write_stars(a, cubes | star)
-    acc.update(corr, res_t, res_a, err, mask, lab)
+    acc.update(corr, res_t, res_a, err, mask, lab, theory=theory)
     if sample is not None:
-        sample.add(a, cubes["flux_obs"], cubes["residual_theory"])
+        sample.add(a, cubes["flux_obs"], cubes["residual_theory"], corr, theory)
     n_total = obs.n_star
     want = np.unique(np.linspace(0, n_total - 1, min(n_total, RESPONSE_STARS)).astype(int))
     pick = want[(want >= a) & (want < b)] - a

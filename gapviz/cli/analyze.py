@@ -17,8 +17,9 @@ def add_parser(sub) -> None:
     p.add_argument("--reference-linelist", metavar="R", help="a fuller line list to identify candidates with")
     p.add_argument("--out", required=True, metavar="STORE_DIR", help="output directory")
     p.add_argument("--method", choices=("adapted", "baseline"), default="adapted")
-    p.add_argument("--attribution", choices=("species", "regression", "response"), default="species",
-                   help="attribution: species behaviour (gapviz.discover.species) or a label rule (.attribute)")
+    p.add_argument("--attribution", choices=("hypothesis", "species", "regression", "response"), default="hypothesis",
+                   help="attribution: hypothetical lines fitted to the per-star correction "
+                        "(gapviz.discover.hypotheses), species behaviour (.species) or a label rule (.attribute)")
     p.add_argument("--resolution", type=float, default=22500.0, help="instrument resolving power λ/FWHM")
     p.add_argument("--chunk-size", type=int, default=256, metavar="N", help="stars per chunk (memory bound)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")

@@ -51,6 +51,7 @@ class Accumulator:
         self.n = z(p)
         self.sum_corr, self.sum_corr2 = z(p), z(p)
         self.sum_res_theory, self.sum_res_adapted = z(p), z(p)
+        self.sum_theory, self.n_theory = z(p), z(p)
         self.n_below, self.n_above = np.zeros(p, np.int64), np.zeros(p, np.int64)
         self.xtx, self.xtc = z(nl + 1, nl + 1), z(nl + 1, p)
         self.sum_resp_adapted, self.sum_resp_theory, self.n_resp = z(nl, p), z(nl, p), 0
@@ -66,8 +67,13 @@ class Accumulator:
         flux_err: np.ndarray,
         mask: np.ndarray,
         labels: np.ndarray | None = None,
+        theory: np.ndarray | None = None,
     ) -> None:
-        """Add one chunk: arrays (n, npix), ``mask`` bool usable pixels, ``labels`` (n, L) in label_names order."""
+        """Add one chunk: arrays (n, npix), ``mask`` bool usable pixels, ``labels`` (n, L) in label_names order.
+
+        ``theory`` (n, npix): the theory flux of the chunk, averaged over all stars (a model output, defined
+        at masked pixels too) into ``flux_theory_mean``.
+        """
         m = mask & np.isfinite(correction)
         c = np.where(m, correction, 0.0).astype(np.float64)
         self.n += m.sum(axis=0)
@@ -75,6 +81,9 @@ class Accumulator:
         self.sum_corr2 += (c * c).sum(axis=0)
         self.sum_res_theory += np.where(m & np.isfinite(residual_theory), residual_theory, 0.0).sum(axis=0)
         self.sum_res_adapted += np.where(m & np.isfinite(residual_adapted), residual_adapted, 0.0).sum(axis=0)
+        if theory is not None:
+            self.sum_theory += np.nan_to_num(theory).sum(axis=0)
+            self.n_theory += np.isfinite(theory).sum(axis=0)
         with np.errstate(invalid="ignore"):
             self.n_below += (m & (correction < -N_SIGMA_STAR * flux_err)).sum(axis=0)
             self.n_above += (m & (correction > N_SIGMA_STAR * flux_err)).sum(axis=0)
@@ -113,6 +122,7 @@ class Accumulator:
                 "correction_n": self.n.astype(np.int32),
                 "residual_theory_mean": self.sum_res_theory / n,
                 "residual_adapted_mean": self.sum_res_adapted / n,
+                "flux_theory_mean": self.sum_theory / np.where(self.n_theory > 0, self.n_theory, np.nan),
                 "n_below": self.n_below,
                 "n_above": self.n_above,
             }

@@ -99,6 +99,7 @@ WAVELENGTH_VARS: dict[str, VarSpec] = {
         VarSpec("correction_n", ("wavelength",), "i4", "1", "number of stars usable at the pixel"),
         VarSpec("residual_theory_mean", ("wavelength",), "f4", "1", "mean of residual_theory over usable stars"),
         VarSpec("residual_adapted_mean", ("wavelength",), "f4", "1", "mean of residual_adapted over usable stars"),
+        VarSpec("flux_theory_mean", ("wavelength",), "f4", "1", "mean of flux_theory over all stars"),
     ]
 }
 
@@ -142,7 +143,12 @@ CANDIDATE_VARS: dict[str, VarSpec] = {
         VarSpec("candidate_attributed_label", ("candidate",), "str", "1",
                 "label that best explains the feature's variation ('none' = no label: instrumental or telluric?)"),
         VarSpec("candidate_attribution_confidence", ("candidate",), "f4", "1",
-                "share of the attributed label in the squared label sensitivities (0-1)"),
+                "attribution confidence (0-1): how much better the attributed label explains the feature than "
+                "the next label (method in the attribution_method attribute)"),
+        VarSpec("candidate_attributed_species", ("candidate",), "str", "1",
+                "species whose line behaviour best matches the feature over the stars ('' if none)"),
+        VarSpec("candidate_attributed_chi", ("candidate",), "f4", "eV",
+                "lower-level energy of the best-matching hypothetical line (NaN if none)"),
         VarSpec("candidate_score", ("candidate",), "f4", "1", "ranking score: significance times absolute depth"),
         VarSpec("candidate_identification", ("candidate",), "str", "1",
                 "strongest reference-list line within one resolution element ('species wavelength')"),

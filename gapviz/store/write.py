@@ -162,8 +162,10 @@ class StoreWriter:
         self.f.dimensions[dim] = len(table)
         for col in columns:
             name = prefix + col
-            values = table[col].to_numpy() if col in table else np.full(len(table), np.nan)
-            if _spec(name, self.layout).dtype == "str":
+            is_str = _spec(name, self.layout).dtype == "str"
+            values = (table[col].to_numpy() if col in table
+                      else np.full(len(table), "" if is_str else np.nan, dtype=object if is_str else np.float64))
+            if is_str:
                 values = values.astype(object)
             self.write(name, values)
 

@@ -66,3 +66,11 @@ def test_n_stars_comes_from_the_per_pixel_counts():
     below[np.argmin(np.abs(WL - 15240.0))] = 42
     found = detect_features(WL, mean, np.full(WL.size, 0.001), n_below=below, n_above=below * 0)
     assert found["n_stars"].iloc[0] == 42
+
+
+def test_lines_more_than_a_resolution_element_apart_are_deblended():
+    fwhm = 16720.0 / 22500.0
+    mean = _line(16720.0, 0.03) + _line(16720.0 + 1.1 * fwhm, 0.02)
+    found = detect_features(WL, mean, np.full(WL.size, 0.001))
+    assert len(found) == 2
+    np.testing.assert_allclose(np.sort(found["wavelength"]), [16720.0, 16720.0 + 1.1 * fwhm], atol=0.15)

@@ -1,0 +1,58 @@
+"""The instrumental part of a mean correction (LSF-width mismatch, wavelength shift) is removed before detection."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gapviz.discover.detect import FWHM_TO_SIGMA, detect_features
+from gapviz.discover.instrumental import instrumental_templates, remove_instrumental, segments
+from gapviz.io.grids import sample_wavelength
+
+WL = sample_wavelength()
+
+
+def _lines(centres, depths, resolution: float) -> np.ndarray:
+    flux = np.ones(WL.size)
+    for c, d in zip(centres, depths):
+        sig = c / resolution * FWHM_TO_SIGMA
+        flux *= 1.0 - d * np.exp(-0.5 * ((WL - c) / sig) ** 2)
+    return flux
+
+
+def _case(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = np.sort(rng.choice(WL[5:-5], 60, replace=False)) + rng.uniform(-0.1, 0.1, 60)
+    depths = rng.uniform(0.05, 0.4, 60)
+    theory = _lines(centres, depths, 22500.0)
+    observed_lsf = _lines(centres, depths * 20000.0 / 22500.0, 20000.0)  # same lines (same EW), a broader LSF
+    missing = _lines([15731.37], [0.02], 22500.0) - 1.0
+    return theory, observed_lsf - theory + missing
+
+
+def test_segments_split_at_the_window_gaps():
+    parts = segments(WL)
+    assert len(parts) == 4 and sum(p.size for p in parts) == WL.size
+    t = instrumental_templates(WL, _lines([15731.37], [0.3], 22500.0))
+    assert t.shape == (2, WL.size) and np.isfinite(t).all()
+
+
+def test_lsf_mismatch_is_removed_and_the_missing_line_kept():
+    theory, correction = _case()
+    cleaned, coef = remove_instrumental(correction, WL, theory)
+    i = int(np.argmin(np.abs(WL - 15731.37)))
+    away = np.abs(WL - 15731.37) > 2.0
+    assert np.abs(cleaned[away]).max() < 0.3 * np.abs(correction[away]).max()
+    assert coef[1] > 0  # broadening: + F''
+    assert abs(cleaned[i] - correction[i]) < 0.005  # the missing line's 2 % dip survives
+
+
+def test_without_removal_wing_dips_of_strong_lines_become_candidates():
+    theory, correction = _case()
+    sem = np.full(WL.size, 1e-4)
+    raw = detect_features(WL, correction, sem, n_mad=1.0, min_depth=0.005, baseline_fwhm=None)
+    cleaned = detect_features(WL, remove_instrumental(correction, WL, theory)[0], sem, n_mad=1.0, min_depth=0.005,
+                              baseline_fwhm=None)
+    absorption = cleaned[cleaned["kind"] == "absorption"]
+    assert (raw["kind"] == "absorption").sum() > 3
+    assert len(absorption) >= 1 and np.min(np.abs(absorption["wavelength"] - 15731.37)) < 0.1
+    assert len(absorption) < (raw["kind"] == "absorption").sum()
