@@ -15,7 +15,8 @@ from bokeh.models.widgets.tables import NumberFormatter
 from apps.state import ExplorerState, StoreData
 
 COLUMNS = ["rank", "wavelength", "score", "significance", "depth", "equivalent_width", "width", "n_stars", "in_linelist",
-           "attributed_label", "attribution_confidence", "nearest_species", "nearest_wavelength", "identification"]
+           "attributed_label", "attributed_species", "attribution_confidence", "nearest_species", "nearest_wavelength",
+           "identification"]
 NEAREST_LINES = 3
 NEAREST_WINDOW = 3.0  # Å either side searched for known lines
 
@@ -47,7 +48,11 @@ def describe(data: StoreData, row: int) -> str:
     text = [f"### Candidate {row}: {w:.2f} Å"]
     if "attributed_label" in c:
         conf = float(c.get("attribution_confidence", np.nan))
-        text.append(f"Its depth follows **{c['attributed_label']}** (confidence {conf:.2f}).")
+        species = str(c.get("attributed_species", "") or "")
+        chi = float(c.get("attributed_chi", np.nan))
+        like = (f", star to star like a {species} line of χ ≈ {chi:.1f} eV" if species and np.isfinite(chi)
+                else "")
+        text.append(f"Its depth follows **{c['attributed_label']}**{like} (confidence {conf:.2f}).")
     if "depth" in c:
         text.append(f"Depth {float(c['depth']):.3f}, significance {float(c.get('significance', np.nan)):.1f}, "
                     f"identification: {c.get('identification', '—')}.")

@@ -171,7 +171,7 @@ def _candidates(ds: xr.Dataset, path: Path) -> pd.DataFrame:
         table = pd.read_csv(path.parent / "candidates.csv")
     if not table.empty and "wavelength" not in table:
         raise GapvizError(f"{path}: candidate table has no 'candidate_wavelength' (docs/ARCHITECTURE.md §6)")
-    for col in ("nearest_species", "attributed_label", "identification"):
+    for col in ("nearest_species", "attributed_label", "attributed_species", "identification"):
         if col in table:
             table[col] = table[col].astype(str)
     return table.reset_index(drop=True)

@@ -11,7 +11,10 @@ Definitions (also printed with the scores):
 * recall = found / targets; precision = absent-flagged absorption candidates within one resolution element
   of any removed line (of any depth) / absent-flagged absorption candidates; F1 their harmonic mean;
 * attribution accuracy: over found targets whose truth ``label`` is not "", the fraction whose nearest
-  matching candidate's ``attributed_label`` equals it;
+  matching candidate's ``attributed_label`` equals it; ``attribution_commonest_label``: the accuracy of
+  naming the commonest true label for every one of them (the chance level to beat: in an H-band mock most
+  missing lines are CO); ``attribution_balanced``: the mean over true labels of each label's accuracy
+  (1 / number of labels for that naive rule);
 * n_candidates_in_linelist: absorption candidates flagged as strength problems of known lines;
 * precision_all_absorption: the same as precision over every absorption candidate, flagged or not
   (a check on false alarms; in dense molecular bands chance coincidences inflate it);
@@ -89,6 +92,9 @@ def score_candidates(
         "precision": _num(precision), "recall": _num(recall), "f1": _num(f1), "recall_by_depth": by_depth,
         "attribution_accuracy": _num(attributed_ok / attributed_n) if attributed_n else None,
         "n_attribution_targets": attributed_n,
+        "attribution_commonest_label": (_num(max(v[0] for v in by_label.values()) / attributed_n)
+                                        if attributed_n else None),
+        "attribution_balanced": (_num(np.mean([v[1] / v[0] for v in by_label.values()])) if by_label else None),
         "attribution_by_label": {k: {"n": v[0], "correct": v[1]} for k, v in sorted(by_label.items())},
         "precision_all_absorption": _num(near_any / absorption.sum()) if absorption.sum() else None,
     }
@@ -134,7 +140,7 @@ def format_scores(scores: dict) -> str:
     names = list(methods)
     keys = ["n_candidates", "n_candidates_absent", "n_candidates_in_linelist", "n_target_lines", "n_found",
             "precision", "recall", "f1",
-            "precision_all_absorption", "attribution_accuracy"]
+            "precision_all_absorption", "attribution_accuracy", "attribution_commonest_label", "attribution_balanced"]
     lines = [f"{'':24s}" + "".join(f"{n:>14s}" for n in names)]
     for k in keys:
         lines.append(f"{k:24s}" + "".join(f"{_fmt(methods[n].get(k)):>14s}" for n in names))

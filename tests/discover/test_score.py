@@ -43,6 +43,8 @@ def test_precision_recall_f1_and_blends():
     assert s["attribution_by_label"]["c_fe"] == {"n": 1, "correct": 0}
     assert s["n_attribution_targets"] == 3
     assert s["attribution_accuracy"] == pytest.approx(1 / 3)  # mg right; CN wrong; blended Fe "none" wrong
+    assert s["attribution_commonest_label"] == pytest.approx(1 / 3)  # three labels, one target each
+    assert s["attribution_balanced"] == pytest.approx(1 / 3)
     bins = {(b["depth_lo"], b["depth_hi"]): b for b in s["recall_by_depth"]}
     assert bins[(0.02, 0.05)]["n_lines"] == 2 and bins[(0.02, 0.05)]["recall"] == 1.0
     assert bins[(0.2, 1.0)]["recall"] == 0.0
