@@ -61,6 +61,8 @@ RESPONSE_STARS = 256
 SAMPLE_STARS = 1000
 #: Detection depth guard on the learned correction, in MADs of the matched-filter amplitude (see above).
 ADAPTED_N_MAD = 1.0
+#: Pixels within this many resolution elements of a candidate are left out of the attribution refit.
+EXCLUDE_FWHM = 1.0
 #: Absolute depth floor of a detected feature in the instrument-cleaned mean correction (see above).
 ADAPTED_MIN_DEPTH = 0.005
 ATTRIBUTIONS = ("hypothesis", "species", "regression", "response")
@@ -223,7 +225,7 @@ def analyze(
             found = crossmatch(found, lines, line_depth, resolution, reference,
                                depth_fn(reference, wl, resolution, median_labels) if reference is not None else None)
             found = rank(_attribute(found, attribution, agg, sample, lines, line_depth, wl, names, resolution, std,
-                                    labels[sample.rows]))
+                                    adaptation))
             attrs = _attrs(run_dir, synthetic, observed, linelist, reference_linelist, resolution, "adapted",
                            attribution, chi_t, chi_a)
             _finish_store(writer, agg, found, lines, attrs)
@@ -235,23 +237,20 @@ def analyze(
 
 @dataclass
 class StarSample:
-    """Observed flux, flux − theory (NaN where unusable), correction and theory of the stars ``rows`` (sorted)."""
+    """Observed flux, its error and flux − theory (NaN where unusable) of the stars ``rows`` (sorted)."""
 
     rows: np.ndarray
     n_pix: int
 
     def __post_init__(self) -> None:
         self.flux = np.full((self.rows.size, self.n_pix), np.nan, dtype=np.float32)
+        self.flux_err = np.full((self.rows.size, self.n_pix), np.nan, dtype=np.float32)
         self.residual = np.full((self.rows.size, self.n_pix), np.nan, dtype=np.float32)
-        self.correction = np.full((self.rows.size, self.n_pix), np.nan, dtype=np.float32)
-        self.theory = np.full((self.rows.size, self.n_pix), np.nan, dtype=np.float32)
 
-    def add(self, start: int, flux: np.ndarray, residual: np.ndarray, correction: np.ndarray,
-            theory: np.ndarray) -> None:
+    def add(self, start: int, flux: np.ndarray, flux_err: np.ndarray, residual: np.ndarray) -> None:
         """Keep the sampled rows of a chunk that starts at star ``start``; arrays (n, npix)."""
         k = np.flatnonzero((self.rows >= start) & (self.rows < start + len(flux)))
-        for name, values in (("flux", flux), ("residual", residual), ("correction", correction),
-                             ("theory", theory)):
+        for name, values in (("flux", flux), ("flux_err", flux_err), ("residual", residual)):
             getattr(self, name)[k] = values[self.rows[k] - start]
 
 
@@ -259,13 +258,26 @@ def _even_rows(n: int, at_most: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, at_most)).astype(int)) if n else np.zeros(0, int)
 
 
+def feature_pixels(wavelength: np.ndarray, candidates: pd.DataFrame, resolution: float,
+                   n_fwhm: float = EXCLUDE_FWHM) -> np.ndarray:
+    """(npix,) bool: pixels within ``n_fwhm`` × λ/R of any candidate."""
+    out = np.zeros(wavelength.size, dtype=bool)
+    for w in candidates["wavelength"].to_numpy(float) if len(candidates) else []:
+        out |= np.abs(wavelength - w) <= n_fwhm * w / resolution
+    return out
+
+
 def _attribute(found, attribution, agg, sample, lines, line_depth, wl, names, resolution, spread,
-               sample_labels) -> pd.DataFrame:
+               adaptation) -> pd.DataFrame:
     """Attribute candidates by hypothetical lines (default), species behaviour or a label rule; see module doc."""
-    if attribution == "hypothesis":
-        hyp = build_hypotheses(lines, line_depth, wl, sample_labels, names, resolution)
+    if attribution == "hypothesis" and len(found):
+        # refit the sampled stars by the theory alone without the features, so no star's fit absorbs them
+        err = np.where(feature_pixels(wl, found, resolution)[None, :], np.nan, sample.flux_err)
+        labels = np.asarray(adaptation.fit_theory_labels(np.nan_to_num(sample.flux, nan=1.0), err).labels)
+        theory = np.asarray(adaptation.theory(labels), dtype=np.float64)
+        hyp = build_hypotheses(lines, line_depth, wl, labels, names, resolution)
         if hyp.species.size:
-            return attribute_hypotheses(found, sample.correction, sample.theory, hyp)
+            return attribute_hypotheses(found, sample.flux - theory, theory, hyp)
         attribution = "regression"  # no visible line in the theory's list: fall back to the label rule
     if attribution == "species":
         known = species_patterns(sample.flux, wl, lines, line_depth, names, resolution)
@@ -303,7 +315,7 @@ def _process_chunk(model, obs, a, b, labels, labels_err, names, writer, acc,
     writer.write_stars(a, cubes | star)
     acc.update(corr, res_t, res_a, err, mask, lab, theory=theory)
     if sample is not None:
-        sample.add(a, cubes["flux_obs"], cubes["residual_theory"], corr, theory)
+        sample.add(a, cubes["flux_obs"], cubes["flux_err"], cubes["residual_theory"])
     n_total = obs.n_star
     want = np.unique(np.linspace(0, n_total - 1, min(n_total, RESPONSE_STARS)).astype(int))
     pick = want[(want >= a) & (want < b)] - a

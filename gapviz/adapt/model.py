@@ -151,6 +151,22 @@ class Adaptation:
         fit.label_names = list(self.label_names)
         return fit
 
+    def fit_theory_labels(self, flux, flux_err, **kw):
+        """Labels of each star by χ² through the theory (the emulator) alone → LabelFit.
+
+        Pixels whose flux_err is non-finite or ≤ 0 are left out, so a caller can fit a star without some
+        features (``gapviz.pipeline`` does, to see how each feature varies from star to star).
+        """
+        from gapviz.adapt.infer import fit_labels
+
+        arrays = self._arrays(flux, flux_err)
+        err = np.where(arrays["mask"] > 0, arrays["sigma"], np.nan)
+        kw.setdefault("n_starts", 8)
+        fit = fit_labels(self.emulator, arrays["flux"], err, self.emulator.label_min.cpu().numpy(),
+                         self.emulator.label_max.cpu().numpy(), device=self.device, **kw)
+        fit.label_names = list(self.label_names)
+        return fit
+
     def response(self, labels, flux, flux_err=None) -> tuple[np.ndarray, np.ndarray]:
         """(d_adapted, d_theory), each (n, L, npix) float32: ∂flux/∂label (flux per label unit) at each star's
         labels; the adapted model uses each star's own split latent (from its observed spectrum)."""

@@ -1,20 +1,23 @@
 """Attribution by hypothetical lines: which species, at which excitation energy, varies like the feature?
 
-A missing line's learned correction changes from star to star the way a line of its species and lower-level
-energy χ changes: CO strengthens steeply towards cool giants and follows C, a high-excitation Fe I line
+A missing line's depth changes from star to star the way a line of its species and lower-level energy χ
+changes: CO strengthens steeply towards cool giants and follows C, a high-excitation Fe I line
 strengthens towards hot stars and follows [Fe/H], OH follows O and is steeper still in teff. So, for every
 candidate:
 
 * hypotheses: each species that makes at least one visible line (central depth >= ``VISIBLE_DEPTH`` at the
   stars' median labels) in the theory's own list, at a grid of χ (``CHI_ATOM``, ``CHI_MOLECULE``, eV);
-* template of a hypothesis: the weak-line optical depth of such a line at every star's inferred labels,
+* template of a hypothesis: the weak-line optical depth of such a line at every star's labels (the refit below),
   from the theory's line-formation model (``gapviz.theory.linemodel.LineModel.log_tau_linear``; the log gf
   only scales it, so the fit below does not depend on it);
-* the candidate's per-star signal: the per-star correction (adapted − theory) at the candidate's pixel ± 1,
-  sign flipped for absorption. Where the missing line is blended with a known line, part of that signal
-  follows the known line's own misfit, so the theory's per-star depth at the pixel (1 − flux_theory) and a
-  constant are nuisance regressors: R² is the partial R² of the hypothesis after both are projected out
-  (with a positive amplitude);
+* the candidate's per-star signal: observed − theory flux at the candidate's pixel ± 1 (sign flipped for
+  absorption), with the theory at labels refitted by the theory alone with every candidate's pixels
+  (± 1 λ/R) left out (``gapviz.pipeline``): a star's own label fit then cannot absorb the feature (fitted
+  with them, a higher [C/Fe] deepens the known CO lines by as much as a missing CO line, most in the stars
+  where it is strongest, which bends the feature's star-to-star behaviour). Where the missing line is
+  blended with a known line, part of the signal follows the known line's misfit, so the theory's per-star
+  depth at the pixel (1 − flux_theory) and a constant are nuisance regressors: R² is the partial R² of the
+  hypothesis after both are projected out (with a positive amplitude);
 * score = R² + ``PRIOR_WEIGHT`` × log10(visible lines of the species / those of the commonest species): a
   missing line is a priori likelier from a species that makes many lines in the band, and hypotheses that
   behave alike (a Fe I and a Si I line of the same χ differ only through [Si/Fe]) are then decided by it;
@@ -128,22 +131,22 @@ def choose_hypothesis(r2: np.ndarray, hyp: Hypotheses, prior_weight: float = PRI
     return best, float(np.clip(score[best] - (max(other) if other else 0.0), 0.0, 1.0))
 
 
-def attribute_hypotheses(candidates: pd.DataFrame, correction: np.ndarray, theory: np.ndarray,
+def attribute_hypotheses(candidates: pd.DataFrame, residual: np.ndarray, theory: np.ndarray,
                          hyp: Hypotheses) -> pd.DataFrame:
     """Add ``attributed_species``, ``attributed_chi`` (eV), ``attributed_label``, ``attribution_confidence``.
 
-    correction, theory (n, npix): per-star correction (adapted − theory) and theory flux of the stars the
-    templates were built for; candidates need ``pixel`` and ``depth``.
+    residual, theory (n, npix): per-star observed − theory flux (NaN where unusable) and the theory flux of
+    the stars the templates were built for; candidates need ``pixel`` and ``depth``.
     """
     out = candidates.copy()
-    correction = np.asarray(correction, dtype=np.float64)
+    residual = np.asarray(residual, dtype=np.float64)
     theory = np.asarray(theory, dtype=np.float64)
     species, chi, label, confidence = [], [], [], []
     for p, d in zip(out["pixel"].to_numpy(int), out["depth"].to_numpy(float)):
-        lo, hi = max(0, p - 1), min(correction.shape[1], p + 2)
+        lo, hi = max(0, p - 1), min(residual.shape[1], p + 2)
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            signal = -np.sign(d) * np.nanmean(correction[:, lo:hi], axis=1)
+            signal = -np.sign(d) * np.nanmean(residual[:, lo:hi], axis=1)
             known_depth = 1.0 - np.nanmean(theory[:, lo:hi], axis=1)
         k, conf = choose_hypothesis(r_squared(signal, hyp.template, known_depth[:, None]), hyp)
         species.append(str(hyp.species[k]) if k >= 0 else "")

@@ -75,6 +75,9 @@ class ToyAdaptation:
         """Linear least squares on pixels away from the extra lines (the toy theory is linear in the labels)."""
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
         clean = self._profiles(self.extra).sum(axis=0) < 0.01 if self.extra else np.ones(self.wavelength.size, bool)
+        if flux_err is not None:  # pixels with an unusable error in every star are left out too
+            err = np.atleast_2d(np.asarray(flux_err, dtype=np.float64))
+            clean &= np.any(np.isfinite(err) & (err > 0), axis=0)
         prof, slope = self._profiles(self.lines), np.array([ln.slope for ln in self.lines])
         design = -(prof.T @ slope)[clean]  # d flux / d z
         base = (1.0 - np.array([ln.depth for ln in self.lines]) @ prof)[clean]
@@ -85,6 +88,10 @@ class ToyAdaptation:
         sig = np.sqrt(np.mean(resid**2, axis=1, keepdims=True))
         err = sig * np.sqrt(np.diag(np.linalg.pinv(design.T @ design)))[None, :] * SCALE
         return LabelFit(labels=labels, labels_err=err)
+
+    def fit_theory_labels(self, flux: np.ndarray, flux_err: np.ndarray | None = None) -> LabelFit:
+        """The toy's label fit already uses the theory alone."""
+        return self.fit_labels(flux, flux_err)
 
     def adapted(self, flux: np.ndarray, flux_err: np.ndarray | None = None) -> np.ndarray:
         return self.truth_flux(self.fit_labels(flux, flux_err).labels)

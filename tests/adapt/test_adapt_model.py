@@ -74,3 +74,23 @@ def test_bad_input_and_unfinished_runs(run, tmp_path):
     (tmp_path / "model.pt").write_bytes(b"junk")
     with pytest.raises(GapvizError, match="not a readable"):
         load_adaptation(tmp_path)
+
+
+def test_theory_fit_recovers_labels_and_leaves_out_masked_features(run):
+    out, obs = run
+    m = load_adaptation(out, device="cpu")
+    lo, hi = m.emulator.label_min.numpy(), m.emulator.label_max.numpy()
+    truth = np.array([lo + 0.4 * (hi - lo), lo + 0.6 * (hi - lo)])
+    flux = m.theory(truth).astype(np.float64)
+    err = np.full_like(flux, 0.005)
+    fit = m.fit_theory_labels(flux, err)
+    assert np.max(np.abs(fit.labels - truth) / (hi - lo)) < 0.02, (fit.labels, truth)
+    # a broad fake absorption the theory cannot make: left out of the fit, it no longer moves the labels
+    bad = np.zeros(flux.shape[1], bool)
+    bad[100:160] = True
+    dented = np.where(bad, flux - 0.1, flux)
+    masked = m.fit_theory_labels(dented, np.where(bad, np.nan, err))
+    plain = m.fit_theory_labels(dented, err)
+    off_masked = np.abs(masked.labels - truth) / (hi - lo)
+    off_plain = np.abs(plain.labels - truth) / (hi - lo)
+    assert off_masked.max() < 0.03 and off_masked.max() < off_plain.max()
