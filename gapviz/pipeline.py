@@ -44,7 +44,7 @@ from gapviz.discover.baseline import baseline_candidates
 from gapviz.discover.crossmatch import crossmatch, read_linelist_in_range
 from gapviz.discover.detect import DEFAULT_RESOLUTION, detect_features
 from gapviz.discover.hypotheses import attribute_hypotheses, build_hypotheses
-from gapviz.discover.instrumental import remove_instrumental
+from gapviz.discover.systematics import instrumental_templates, label_offset_templates, remove_systematics
 from gapviz.discover.rank import rank
 from gapviz.discover.species import attribute_species, species_patterns
 from gapviz.errors import GapvizError
@@ -60,7 +60,7 @@ RESPONSE_STARS = 256
 #: Stars (evenly spaced) whose observed flux and theory residual are kept for species attribution.
 SAMPLE_STARS = 1000
 #: Detection depth guard on the learned correction, in MADs of the matched-filter amplitude (see above).
-ADAPTED_N_MAD = 1.0
+ADAPTED_N_MAD = 0.75
 #: Pixels within this many resolution elements of a candidate are left out of the attribution refit.
 EXCLUDE_FWHM = 1.0
 #: Absolute depth floor of a detected feature in the instrument-cleaned mean correction (see above).
@@ -217,7 +217,10 @@ def analyze(
             agg = acc.result()
             agg["label_spread"] = std.astype(np.float32)
             sem = agg["correction_std"] / np.sqrt(np.maximum(agg["correction_n"], 1))
-            signal, _ = remove_instrumental(agg["correction_mean"], wl, agg["flux_theory_mean"])
+            templates = np.vstack([instrumental_templates(wl, agg["flux_theory_mean"]),
+                                   label_offset_templates(agg["response_theory"], names, std)])
+            signal, _ = remove_systematics(agg["correction_mean"], templates)
+            agg["correction_systematic"] = (agg["correction_mean"] - signal).astype(np.float32)
             found = detect_features(wl, signal, sem, resolution, n_mad=ADAPTED_N_MAD, min_depth=ADAPTED_MIN_DEPTH,
                                     n_below=agg["n_below"], n_above=agg["n_above"], baseline_fwhm=None)
             median_labels = dict(zip(names, np.nanmedian(labels, axis=0)))

@@ -100,6 +100,9 @@ WAVELENGTH_VARS: dict[str, VarSpec] = {
         VarSpec("residual_theory_mean", ("wavelength",), "f4", "1", "mean of residual_theory over usable stars"),
         VarSpec("residual_adapted_mean", ("wavelength",), "f4", "1", "mean of residual_adapted over usable stars"),
         VarSpec("flux_theory_mean", ("wavelength",), "f4", "1", "mean of flux_theory over all stars"),
+        VarSpec("correction_systematic", ("wavelength",), "f4", "1",
+                "part of correction_mean explained by the line-spread function, a wavelength shift and population "
+                "abundance offsets; removed before feature detection (gapviz.discover.systematics)"),
     ]
 }
 

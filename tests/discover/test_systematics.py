@@ -1,11 +1,13 @@
-"""The instrumental part of a mean correction (LSF-width mismatch, wavelength shift) is removed before detection."""
+"""Systematics removed from a mean correction before detection: LSF/shift patterns and population label offsets."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from gapviz.discover.detect import FWHM_TO_SIGMA, detect_features
-from gapviz.discover.instrumental import instrumental_templates, remove_instrumental, segments
+from gapviz.discover.systematics import (instrumental_templates, label_offset_templates, remove_instrumental,
+                                        remove_systematics, segments)
 from gapviz.io.grids import sample_wavelength
 
 WL = sample_wavelength()
@@ -56,3 +58,21 @@ def test_without_removal_wing_dips_of_strong_lines_become_candidates():
     assert (raw["kind"] == "absorption").sum() > 3
     assert len(absorption) >= 1 and np.min(np.abs(absorption["wavelength"] - 15731.37)) < 0.1
     assert len(absorption) < (raw["kind"] == "absorption").sum()
+
+
+def test_a_population_abundance_offset_is_removed_and_a_missing_line_kept():
+    rng = np.random.default_rng(4)
+    centres = np.sort(rng.choice(WL[5:-5], 40, replace=False))
+    # d flux / d [C/Fe] of 40 known "CO" lines; the inferred [C/Fe] is 0.3 dex high: the theory is too deep there
+    response = np.vstack([np.zeros(WL.size), -(1.0 - _lines(centres, np.full(40, 0.1), 22500.0))])
+    names, spread = ["teff", "c_fe"], np.array([300.0, 0.1])
+    missing = _lines([centres[7] + 0.3], [0.03], 22500.0) - 1.0  # blended with a known line
+    correction = -0.3 * response[1] + missing
+    templates = label_offset_templates(response, names, spread)
+    assert templates.shape == (1, WL.size)  # teff is not an abundance label
+    cleaned, coef = remove_systematics(correction, templates)
+    assert coef[0] == pytest.approx(-3.0, rel=0.1)  # -0.3 dex in units of the 0.1 dex spread
+    i = int(np.argmin(np.abs(WL - (centres[7] + 0.3))))
+    assert cleaned[i] == pytest.approx(missing[i], abs=0.004)
+    away = np.abs(WL - (centres[7] + 0.3)) > 2.0
+    assert np.abs(cleaned[away]).max() < 0.2 * np.abs(correction[away]).max()
