@@ -45,6 +45,7 @@ def test_precision_recall_f1_and_blends():
     assert s["attribution_accuracy"] == pytest.approx(1 / 3)  # mg right; CN wrong; blended Fe "none" wrong
     assert s["attribution_commonest_label"] == pytest.approx(1 / 3)  # three labels, one target each
     assert s["attribution_balanced"] == pytest.approx(1 / 3)
+    assert s["recall_any_kind"] == pytest.approx(0.75)  # no emission candidate here: the same as recall
     bins = {(b["depth_lo"], b["depth_hi"]): b for b in s["recall_by_depth"]}
     assert bins[(0.02, 0.05)]["n_lines"] == 2 and bins[(0.02, 0.05)]["recall"] == 1.0
     assert bins[(0.2, 1.0)]["recall"] == 0.0
@@ -90,3 +91,10 @@ def test_an_emission_feature_does_not_find_a_blended_missing_line():
     absorption = _cands([(15500.1, 0.03, True, "none")])
     s = score_candidates(absorption, REMOVED, R)
     assert s["n_found"] == 1 and s["n_candidates_in_linelist"] == 1 and s["n_candidates_absent"] == 0
+
+
+def test_recall_any_kind_counts_an_emission_feature_at_a_blended_line():
+    cands = _cands([(15500.1, -0.02, False, "none")])  # emission (theory too strong) at the blended Fe I line
+    s = score_candidates(cands, REMOVED, R)
+    assert s["recall"] == 0.0
+    assert s["recall_any_kind"] == pytest.approx(0.25)  # 1 of the 4 targets
