@@ -7,23 +7,38 @@ Two passes over the observed file, each one star chunk at a time (memory bounded
 Then the finder runs on the aggregates (detect -> cross-match -> attribute -> rank) and the candidates go
 into the store and STORE_DIR/candidates.csv.
 
-Finder settings for the learned correction, measured with ``gapviz score`` on the shipped mock and on a
-second mock (``gapviz mock --seed 7 --n-synthetic 600 --n-observed 600 --grid sample``), each with its own
-trained run (precision / recall for removed lines deeper than 2 %, shipped | seed 7):
-* detection depth guard ``ADAPTED_N_MAD`` = 1.5 MADs of the matched-filter amplitude (was 2.5): the
-  correction is nearly noise-free, so the guard, not the per-pixel error, decides; 2.5 -> 2.0 -> 1.5:
-  0.91/0.64 -> 0.89/0.68 -> 0.88/0.72 | 0.91/0.44 -> 0.93/0.57 -> 0.94/0.63;
-* in-line-list test within 0.3 λ/R of the candidate's centroid (``gapviz.discover.crossmatch``);
-* attribution ``"species"`` (``gapviz.discover.species``, default): the candidate's star-to-star residual
-  against the theory is matched with the observed star-to-star depth patterns of the theory's species,
-  from ``SAMPLE_STARS`` evenly spaced stars kept in memory during the pass.
-Tried and not kept: detection in teff/logg bins (union with the all-star mean, max significance) added
-recall (0.64 -> 0.72 | 0.44 -> 0.60) with more false alarms (precision over all absorption candidates
-0.94 -> 0.84 | 0.92 -> 0.87); no
-running-median baseline (right for a perfect correction: recall 0.78 -> 0.85 | 0.77 -> 0.87 on the true
-missing-line signal) helped one run and hurt the other at n_mad 1.5 (recall 0.72 -> 0.82 | 0.63 -> 0.57).
-Even on the true missing-line signal the finder reaches recall 0.85 | 0.87 (close CO pairs > λ/R apart
-merge, lines shallow in the population mean), so recall 0.9 needs more than a better correction.
+The finder, step by step (``gapviz.discover``):
+1. systematics out (``systematics``): the mean correction is fitted with F', F'' of the mean theory spectrum
+   (line-spread function, wavelength shift) and the mean theory response to each abundance label × its
+   population σ (a population-wide abundance offset of the inferred labels), robustly, and those parts are
+   removed (kept in the store as ``correction_systematic``);
+2. detection (``detect``): matched filter at λ/R, CLEAN-like pick-and-subtract deblending, depth guard
+   ``ADAPTED_N_MAD`` robust σ of the matched-filter amplitude (the correction is nearly noise-free, so the
+   guard, not the per-pixel error, decides), at least ``ADAPTED_MIN_DEPTH`` deep;
+3. cross-match (``crossmatch``): in the line list if a theory line within 0.3 λ/R is at least half as deep;
+4. attribution (``hypotheses``, default): the sampled stars (``SAMPLE_STARS``) are refitted by the theory
+   alone with every candidate's pixels (± ``EXCLUDE_FWHM`` λ/R) left out; each candidate's observed −
+   theory depth from star to star is matched with hypothetical lines of the theory's species;
+5. rank (``rank``).
+
+Measured with ``gapviz score`` (precision over absent-flagged / recall of removed lines deeper than 2 %), on
+the shipped mock with the run ``gapviz run`` made (``train/sample.toml``) | the same mock with a run trained
+with ``lambda_correction`` = 3 | a second mock (``gapviz mock --seed 7 --n-synthetic 600 --n-observed 600
+--grid sample``) with its own run:
+* before this finder (one matched-filter peak per blend, no systematics removed, guard 1.5):
+  0.93 / 0.68 | - | 0.94 / 0.67;
+* + deblending and the instrumental templates (guard 1.0): 0.97 / 0.88 | 1.0 / 0.86 | 0.89 / 0.65;
+* + the abundance-offset templates (guard 0.75): 0.94 / 0.97 | 0.94 / 0.95 | 0.93 / 0.88. Why it matters:
+  the inferred [C/Fe] is 0.2-0.3 dex high (missing CO lines read as more carbon), and with the theory at the
+  *true* labels the same detection gave 0.94-0.97 / 0.96 on the first run; teff and logg templates as well:
+  0.91 / 0.96 | 0.89 / 0.96 | 0.90 / 0.89 (so they are left out).
+Attribution (right label over found lines; commonest true label, i.e. "CO" for all, in brackets): matching the
+per-star *correction* gave 0.83 on the first run but 0.30 on the second; the refit-without-features residual
+gives 0.86 | 0.77 | 0.64 (0.85 | 0.86 | 0.88): about the chance level overall, better than it for the
+atoms (balanced accuracy 0.33 | 0.33 | 0.24 against 0.2 | 0.2 | 0.25), see ``gapviz.discover.hypotheses``.
+Tried and not kept: refitting the labels through the adapted model with the first pass's features left out
+(labels barely moved: [C/Fe] +0.29 -> +0.29 dex; recall 0.88 -> 0.87); the previous attribution by
+species patterns (``--attribution species``; 0.04-0.66 across settings).
 """
 
 from __future__ import annotations
