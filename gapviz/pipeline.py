@@ -56,7 +56,7 @@ from tqdm.auto import tqdm
 from gapviz import __version__
 from gapviz.discover.attribute import attribute, sensitivity_from_arrays
 from gapviz.discover.baseline import baseline_candidates
-from gapviz.discover.crossmatch import crossmatch, read_linelist_in_range
+from gapviz.discover.crossmatch import crossmatch, identify, read_linelist_in_range
 from gapviz.discover.detect import DEFAULT_RESOLUTION, detect_features
 from gapviz.discover.hypotheses import attribute_hypotheses, build_hypotheses
 from gapviz.discover.systematics import instrumental_templates, label_offset_templates, remove_systematics
@@ -240,10 +240,11 @@ def analyze(
                                     n_below=agg["n_below"], n_above=agg["n_above"], baseline_fwhm=None)
             median_labels = dict(zip(names, np.nanmedian(labels, axis=0)))
             line_depth = depth_fn(lines, wl, resolution, median_labels)
-            found = crossmatch(found, lines, line_depth, resolution, reference,
-                               depth_fn(reference, wl, resolution, median_labels) if reference is not None else None)
-            found = rank(_attribute(found, attribution, agg, sample, lines, line_depth, wl, names, resolution, std,
-                                    adaptation))
+            ref_depth = depth_fn(reference, wl, resolution, median_labels) if reference is not None else None
+            found = crossmatch(found, lines, line_depth, resolution, reference, ref_depth)
+            found = _attribute(found, attribution, agg, sample, lines, line_depth, wl, names, resolution, std,
+                               adaptation)
+            found = rank(identify(found, lines, reference, ref_depth, resolution))
             attrs = _attrs(run_dir, synthetic, observed, linelist, reference_linelist, resolution, "adapted",
                            attribution, chi_t, chi_a)
             _finish_store(writer, agg, found, lines, attrs)

@@ -67,15 +67,14 @@ def crossmatch(
     (``LineModel.line_depths``) or None to treat every line as strong. A candidate is ``in_linelist`` when
     a theory line within ``position_tolerance`` resolution elements (|Δλ| <= tol × λ/R) of its centroid has
     depth >= ``strength_fraction`` × |depth|; ``linelist_depth`` is the deepest such line (0 if none).
-    ``identification``: the strongest ``reference`` line (by ``reference_depth``, else loggf) within one
-    resolution element, as "species wavelength"; "" if none.
+    ``identification``: see ``identify``.
     """
     out = candidates.copy()
     lw = linelist["wavelength"].to_numpy(dtype=np.float64)
     depth = np.ones(lw.size) if line_depth is None else np.asarray(line_depth, dtype=np.float64).reshape(-1)
     species = linelist["species"].astype(str).to_numpy()
     visible = depth >= MIN_LINE_DEPTH if np.any(depth >= MIN_LINE_DEPTH) else np.ones(lw.size, bool)
-    in_list, near_sp, near_wl, best_depth, ident = [], [], [], [], []
+    in_list, near_sp, near_wl, best_depth = [], [], [], []
     for wl, d in zip(out["wavelength"].to_numpy(), out["depth"].to_numpy()):
         fwhm = wl / resolution
         close = np.abs(lw - wl) <= position_tolerance * fwhm
@@ -86,23 +85,48 @@ def crossmatch(
         j = cand[np.argmin(np.abs(lw[cand] - wl))] if cand.size else None
         near_sp.append(species[j] if j is not None else "")
         near_wl.append(float(lw[j]) if j is not None else np.nan)
-        ident.append(_identify(wl, fwhm, reference, reference_depth))
     out["in_linelist"] = in_list
     out["nearest_species"] = near_sp
     out["nearest_wavelength"] = near_wl
     out["linelist_depth"] = best_depth
+    return identify(out, linelist, reference, reference_depth, resolution)
+
+
+def identify(candidates: pd.DataFrame, linelist: pd.DataFrame, reference: pd.DataFrame | None,
+             reference_depth: np.ndarray | None, resolution: float = DEFAULT_RESOLUTION) -> pd.DataFrame:
+    """Set ``identification``: the reference line proposed for each candidate, as "species wavelength".
+
+    Among the ``reference`` lines within one resolution element: those of the candidate's
+    ``attributed_species`` if it has one there (the species whose behaviour the feature follows); for an
+    absorption feature absent from the theory's list, those the theory's list lacks if any (a missing line
+    is a catalogued line the theory does not have); then the strongest (by ``reference_depth``, the line's
+    own depth at the stars' median labels, else log gf). "" if no reference line is that close.
+    """
+    out = candidates.copy()
+    if reference is None or reference.empty or out.empty:
+        out["identification"] = ""
+        return out
+    rw = reference["wavelength"].to_numpy(dtype=np.float64)
+    rs = reference["species"].astype(str).to_numpy()
+    strength = (np.asarray(reference_depth, dtype=np.float64).reshape(-1) if reference_depth is not None
+                else reference["loggf"].to_numpy(dtype=np.float64))
+    theory = {(round(w, 2), sp) for w, sp in zip(linelist["wavelength"].to_numpy(float),
+                                                 linelist["species"].astype(str))}
+    lacking = np.array([(round(w, 2), sp) not in theory for w, sp in zip(rw, rs)], dtype=bool)
+    species = out["attributed_species"].astype(str).to_numpy() if "attributed_species" in out else None
+    absent = (~out["in_linelist"].astype(bool).to_numpy()) & (out["depth"].to_numpy(float) > 0)
+    ident = []
+    for k, wl in enumerate(out["wavelength"].to_numpy(float)):
+        close = np.abs(rw - wl) <= wl / resolution
+        for narrower in ((rs == species[k]) if species is not None and species[k] else None,
+                         lacking if absent[k] else None):
+            if narrower is not None and (close & narrower).any():
+                close = close & narrower
+        idx = np.flatnonzero(close)
+        if idx.size == 0:
+            ident.append("")
+            continue
+        j = idx[int(np.nanargmax(strength[idx]))] if np.any(np.isfinite(strength[idx])) else idx[0]
+        ident.append(f"{rs[j]} {rw[j]:.2f}")
     out["identification"] = ident
     return out
-
-
-def _identify(wl: float, fwhm: float, reference: pd.DataFrame | None, reference_depth: np.ndarray | None) -> str:
-    if reference is None or reference.empty:
-        return ""
-    rw = reference["wavelength"].to_numpy(dtype=np.float64)
-    close = np.flatnonzero(np.abs(rw - wl) <= fwhm)
-    if close.size == 0:
-        return ""
-    strength = (np.asarray(reference_depth, dtype=np.float64).reshape(-1)[close] if reference_depth is not None
-                else reference["loggf"].to_numpy(dtype=np.float64)[close])
-    j = close[int(np.nanargmax(strength))] if np.any(np.isfinite(strength)) else close[0]
-    return f"{reference['species'].iloc[j]} {rw[j]:.2f}"

@@ -17,6 +17,11 @@ Definitions (also printed with the scores):
   naming the commonest true label for every one of them (the chance level to beat: in an H-band mock most
   missing lines are CO); ``attribution_balanced``: the mean over true labels of each label's accuracy
   (1 / number of labels for that naive rule);
+* identification (with a reference list): over found targets, the fraction whose nearest matching
+  candidate's ``identification`` names the right species (``identification_species_accuracy``) and the
+  line itself, within 0.02 Å (``identification_line_accuracy``; on a gapviz mock the removed lines are
+  exactly the reference lines the theory lacks, which ``gapviz.discover.crossmatch.identify`` prefers, so
+  this one flatters);
 * n_candidates_in_linelist: absorption candidates flagged as strength problems of known lines;
 * precision_all_absorption: the same as precision over every absorption candidate, flagged or not
   (a check on false alarms; in dense molecular bands chance coincidences inflate it);
@@ -61,6 +66,8 @@ def score_candidates(
     found_any = np.array([blended[i] and np.any(np.abs(cw - rw[i]) <= rw[i] / resolution) for i in range(rw.size)],
                          dtype=bool)
     attributed_ok, attributed_n = 0, 0
+    ident_species, ident_line = 0, 0
+    idents = cands["identification"].astype(str).to_numpy() if "identification" in cands else None
     by_label: dict[str, list[int]] = {}
     for i in np.flatnonzero(target):
         fwhm = rw[i] / resolution
@@ -69,8 +76,17 @@ def score_candidates(
         if not ok.any():
             continue
         found[i] = True
+        j = np.flatnonzero(ok)[np.argmin(np.abs(cw[ok] - rw[i]))]
+        if idents is not None and idents[j].strip() and "species" in removed:
+            name, _, where = idents[j].strip().rpartition(" ")
+            right = name == str(removed["species"].iloc[i])
+            try:
+                at = float(where)
+            except ValueError:
+                at = np.nan
+            ident_species += right
+            ident_line += bool(right and abs(at - rw[i]) <= 0.02)
         if labels[i] not in ("", "none") and "attributed_label" in cands:
-            j = np.flatnonzero(ok)[np.argmin(np.abs(cw[ok] - rw[i]))]
             hit = int(str(cands["attributed_label"].iloc[j]) == labels[i])
             attributed_n += 1
             attributed_ok += hit
@@ -101,6 +117,10 @@ def score_candidates(
                                         if attributed_n else None),
         "attribution_balanced": (_num(np.mean([v[1] / v[0] for v in by_label.values()])) if by_label else None),
         "attribution_by_label": {k: {"n": v[0], "correct": v[1]} for k, v in sorted(by_label.items())},
+        "identification_species_accuracy": (_num(ident_species / found[target].sum())
+                                            if idents is not None and found[target].any() else None),
+        "identification_line_accuracy": (_num(ident_line / found[target].sum())
+                                         if idents is not None and found[target].any() else None),
         "precision_all_absorption": _num(near_any / absorption.sum()) if absorption.sum() else None,
     }
 
@@ -145,16 +165,17 @@ def format_scores(scores: dict) -> str:
     names = list(methods)
     keys = ["n_candidates", "n_candidates_absent", "n_candidates_in_linelist", "n_target_lines", "n_found",
             "precision", "recall", "recall_any_kind", "f1",
-            "precision_all_absorption", "attribution_accuracy", "attribution_commonest_label", "attribution_balanced"]
-    lines = [f"{'':24s}" + "".join(f"{n:>14s}" for n in names)]
+            "precision_all_absorption", "attribution_accuracy", "attribution_commonest_label", "attribution_balanced",
+            "identification_species_accuracy", "identification_line_accuracy"]
+    lines = [f"{'':32s}" + "".join(f"{n:>14s}" for n in names)]
     for k in keys:
-        lines.append(f"{k:24s}" + "".join(f"{_fmt(methods[n].get(k)):>14s}" for n in names))
+        lines.append(f"{k:32s}" + "".join(f"{_fmt(methods[n].get(k)):>14s}" for n in names))
     for b, row in enumerate(methods[names[0]]["recall_by_depth"]):
         label = f"recall depth {row['depth_lo']:.2f}-{row['depth_hi']:.2f}"
         vals = [methods[n]["recall_by_depth"][b] for n in names]
-        lines.append(f"{label:24s}" + "".join(f"{_fmt(v['recall']) + ' /' + str(v['n_lines']):>14s}" for v in vals))
+        lines.append(f"{label:32s}" + "".join(f"{_fmt(v['recall']) + ' /' + str(v['n_lines']):>14s}" for v in vals))
     for name, s in scores.get("label_scatter", {}).items():
-        lines.append(f"label {name:18s} bias {_fmt(s['bias'])}  std {_fmt(s['std'])}  mad_std {_fmt(s['mad_std'])}")
+        lines.append(f"label {name:26s} bias {_fmt(s['bias'])}  std {_fmt(s['std'])}  mad_std {_fmt(s['mad_std'])}")
     return "\n".join(lines)
 
 

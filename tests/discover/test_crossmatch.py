@@ -61,3 +61,19 @@ def test_line_list_with_no_lines_in_range_is_a_clear_error():
     with pytest.raises(GapvizError, match=r"theory\.csv: no lines in the spectra's range 15200\.00-15250\.00"):
         lines_in_range(_list([5000.0, 5001.0], ["Fe I", "Fe I"]), wl, "theory.csv")
     assert len(lines_in_range(_list([15210.0, 16000.0], ["Fe I", "Fe I"]), wl, "x")) == 1
+
+
+def test_identification_prefers_the_attributed_species_and_lines_the_theory_lacks():
+    from gapviz.discover.crossmatch import identify
+
+    theory = _list([15800.10], ["CN"])
+    reference = _list([15800.10, 15800.20, 15799.90, 15800.30], ["CN", "CO", "CO", "Fe I"])
+    depth = np.array([0.20, 0.02, 0.03, 0.10])
+    cands = pd.DataFrame({"wavelength": [15800.0], "depth": [0.04], "in_linelist": [False]})
+    assert identify(cands, theory, reference, depth)["identification"].iloc[0] == "Fe I 15800.30"  # strongest lacking
+    cands["attributed_species"] = ["CO"]
+    assert identify(cands, theory, reference, depth)["identification"].iloc[0] == "CO 15799.90"
+    cands["in_linelist"] = [True]  # a strength problem: the theory's own CN line may be the one
+    cands["attributed_species"] = ["CN"]
+    assert identify(cands, theory, reference, depth)["identification"].iloc[0] == "CN 15800.10"
+    assert identify(cands, theory, None, None)["identification"].iloc[0] == ""

@@ -98,3 +98,13 @@ def test_recall_any_kind_counts_an_emission_feature_at_a_blended_line():
     s = score_candidates(cands, REMOVED, R)
     assert s["recall"] == 0.0
     assert s["recall_any_kind"] == pytest.approx(0.25)  # 1 of the 4 targets
+
+
+def test_identification_accuracy_by_species_and_by_line():
+    cands = _cands([(15300.2, 0.08, False, "mg_fe"), (15400.1, 0.03, False, "c_fe"), (15500.1, 0.03, True, "fe_h")])
+    cands["identification"] = ["Mg I 15300.00", "CN 15400.45", "Ti I 15500.10"]
+    s = score_candidates(cands, REMOVED, R)
+    assert s["n_found"] == 3
+    assert s["identification_species_accuracy"] == pytest.approx(2 / 3)  # Mg I and CN right, Ti I wrong
+    assert s["identification_line_accuracy"] == pytest.approx(1 / 3)  # only the Mg I line itself
+    assert score_candidates(cands.drop(columns="identification"), REMOVED, R)["identification_line_accuracy"] is None
