@@ -1,6 +1,7 @@
 """Learned corrections: what the adaptation added to the theory, and which label it follows.
 
-Top: the mean correction ± its star-to-star scatter and the mean in bins of teff / logg / fe_h; middle: the
+Top: the mean correction ± its star-to-star scatter, the part of it the finder removed as systematic (line-spread
+function, wavelength shift, population abundance offsets) and the mean in bins of teff / logg / fe_h; middle: the
 response difference (d flux_adapted/d label − d flux_theory/d label) per label, scaled to one population
 standard deviation of the label so K and dex compare; right: the attribution of the feature in view.
 """
@@ -68,6 +69,10 @@ class Corrections(pn.viewable.Viewer):
         src = ColumnDataSource(cols)
         self.mean_fig.varea("x", "lo", "hi", source=src, fill_color="#1f77b4", fill_alpha=0.2, legend_label="± scatter")
         self.mean_fig.line("x", "mean", source=src, color="#1f77b4", line_width=2, legend_label="mean")
+        if "correction_systematic" in prof:
+            sys_cols = with_gaps(data.wavelength, {"y": prof["correction_systematic"]}, data.segments)
+            self.mean_fig.line(sys_cols["x"], sys_cols["y"], color="#d62728", line_dash="dashed", line_width=1.5,
+                               legend_label="systematic part (removed before detection)")
         self.bins_src = ColumnDataSource({"xs": [], "ys": [], "color": [], "name": []})
         self.mean_fig.multi_line("xs", "ys", source=self.bins_src, color="color", line_width=1, alpha=0.8)
         outside_legend(self.mean_fig)
@@ -114,8 +119,11 @@ class Corrections(pn.viewable.Viewer):
             w = float(cands["wavelength"].iloc[c])
             shares = attribution(data, w - FEATURE_HALF_WIDTH, w + FEATURE_HALF_WIDTH)
             row = cands.iloc[c]
-            text = (f"**Candidate {c}** at {w:.2f} Å follows **{row.get('attributed_label', '?')}** "
-                    f"(confidence {float(row.get('attribution_confidence', np.nan)):.2f}).")
+            species, chi = str(row.get("attributed_species", "") or ""), float(row.get("attributed_chi", np.nan))
+            like = f", like a {species} line of χ ≈ {chi:.1f} eV" if species and np.isfinite(chi) else ""
+            text = (f"**Candidate {c}** at {w:.2f} Å follows **{row.get('attributed_label', '?')}**{like} "
+                    f"(confidence {float(row.get('attribution_confidence', np.nan)):.2f}). The bars: how the "
+                    f"adapted model's response differs from the theory's there.")
         else:
             shares = attribution(data, st.x_start, st.x_end)
             text = f"Attribution of the visible range {st.x_start:.1f}–{st.x_end:.1f} Å."

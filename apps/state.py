@@ -193,7 +193,8 @@ def build_store_data(path: Path) -> StoreData:
     if "species" in lines:
         lines["species"] = lines["species"].astype(str)
     profiles = {n: _values(ds, n).astype(np.float64) for n in
-                ("correction_mean", "correction_std", "residual_theory_mean", "residual_adapted_mean")
+                ("correction_mean", "correction_std", "residual_theory_mean", "residual_adapted_mean",
+                 "correction_systematic")
                 if n in ds.variables}
     by_label = {}
     for name in ("teff", "logg", "fe_h"):
