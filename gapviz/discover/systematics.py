@@ -63,10 +63,16 @@ def remove_systematics(
     """(signal − the fitted templates' part, coefficients (T + 1,), the last one the constant).
 
     signal (npix,) a mean correction (flux); templates (T, npix). Pixels where the signal or a template
-    is undefined keep their value.
+    is undefined keep their value; a template undefined everywhere is left out (coefficient 0).
     """
     signal = np.asarray(signal, dtype=np.float64)
     templates = np.asarray(templates, dtype=np.float64).reshape(-1, signal.size)
+    defined = np.any(np.isfinite(templates), axis=1)
+    if not defined.all():
+        cleaned, coef = remove_systematics(signal, templates[defined], n_clip, n_iter)
+        full = np.zeros(templates.shape[0] + 1)
+        full[np.flatnonzero(defined)], full[-1] = coef[:-1], coef[-1]
+        return cleaned, full
     design = np.column_stack([templates.T, np.ones(signal.size)])
     usable = np.isfinite(signal) & np.all(np.isfinite(design), axis=1)
     coef = np.zeros(design.shape[1])

@@ -76,3 +76,12 @@ def test_a_population_abundance_offset_is_removed_and_a_missing_line_kept():
     assert cleaned[i] == pytest.approx(missing[i], abs=0.004)
     away = np.abs(WL - (centres[7] + 0.3)) > 2.0
     assert np.abs(cleaned[away]).max() < 0.2 * np.abs(correction[away]).max()
+
+
+def test_a_template_undefined_everywhere_is_skipped_not_fatal():
+    theory, correction = _case()
+    templates = np.vstack([instrumental_templates(WL, theory), np.full(WL.size, np.nan)])
+    cleaned, coef = remove_systematics(correction, templates)
+    expected, _ = remove_instrumental(correction, WL, theory)
+    np.testing.assert_allclose(cleaned, expected)
+    assert coef.shape == (4,) and coef[2] == 0.0
