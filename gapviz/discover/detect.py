@@ -113,8 +113,8 @@ def detect_features(
     out as two candidates. Components of one sign closer than ``merge_fwhm`` × λ/R are merged into the most
     significant (``n_merged`` counts them). ``baseline_fwhm``: the running median over that many resolution
     elements is subtracted first (continuum offsets of a median observed − synthetic difference); None keeps
-    the signal's own zero point. Reported per candidate, from a Gaussian fit to the working signal with the
-    component restored: centroid, depth, width, equivalent width; significance is the component's.
+    the signal's own zero point. Reported per candidate: the fitted component's centroid, depth, width and
+    equivalent width, and its matched-filter significance when it was picked.
     Returns one row per candidate, columns CANDIDATE_TABLE_COLUMNS
     (``equivalent_width`` in mÅ, ``width`` FWHM in Å).
     """
