@@ -290,15 +290,16 @@ def feature_pixels(wavelength: np.ndarray, candidates: pd.DataFrame, resolution:
 def _attribute(found, attribution, agg, sample, lines, line_depth, wl, names, resolution, spread,
                adaptation) -> pd.DataFrame:
     """Attribute candidates by hypothetical lines (default), species behaviour or a label rule; see module doc."""
-    if attribution == "hypothesis" and len(found):
-        # refit the sampled stars by the theory alone without the features, so no star's fit absorbs them
-        err = np.where(feature_pixels(wl, found, resolution)[None, :], np.nan, sample.flux_err)
-        labels = np.asarray(adaptation.fit_theory_labels(np.nan_to_num(sample.flux, nan=1.0), err).labels)
-        theory = np.asarray(adaptation.theory(labels), dtype=np.float64)
-        hyp = build_hypotheses(lines, line_depth, wl, labels, names, resolution)
-        if hyp.species.size:
-            return attribute_hypotheses(found, sample.flux - theory, theory, hyp)
-        attribution = "regression"  # no visible line in the theory's list: fall back to the label rule
+    if attribution == "hypothesis":
+        if len(found):
+            # refit the sampled stars by the theory alone without the features, so no star's fit absorbs them
+            err = np.where(feature_pixels(wl, found, resolution)[None, :], np.nan, sample.flux_err)
+            labels = np.asarray(adaptation.fit_theory_labels(np.nan_to_num(sample.flux, nan=1.0), err).labels)
+            theory = np.asarray(adaptation.theory(labels), dtype=np.float64)
+            hyp = build_hypotheses(lines, line_depth, wl, labels, names, resolution)
+            if hyp.species.size:
+                return attribute_hypotheses(found, sample.flux - theory, theory, hyp)
+        attribution = "regression"  # nothing to attribute, or no visible line: the label rule (cheap)
     if attribution == "species":
         known = species_patterns(sample.flux, wl, lines, line_depth, names, resolution)
         if known.species:

@@ -11,7 +11,8 @@ import pytest
 
 from gapviz.cli import main
 from gapviz.discover.evaluate import score_store
-from gapviz.discover.toy import standard_toy, toy_line_depths, toy_observed, toy_population, toy_synthetic
+from gapviz.discover.toy import (ToyAdaptation, standard_toy, toy_line_depths, toy_observed, toy_population,
+                                 toy_synthetic)
 from gapviz.errors import GapvizError
 from gapviz.io.grids import sample_wavelength
 from gapviz.io.linelist import write_linelist_csv
@@ -77,6 +78,19 @@ def test_a_theory_line_too_weak_in_the_model_is_a_strength_problem(case, tmp_pat
     mg = c.iloc[np.argmin(np.abs(c["wavelength"] - removed["wavelength"].iloc[0]))]
     assert bool(mg["in_linelist"]) and mg["nearest_species"] == "Mg I"
     assert mg["rank"] == len(c)  # absent lines rank first
+
+
+def test_stars_the_theory_explains_give_an_empty_table_not_an_error(tmp_path):
+    model, theory, *_ = standard_toy(WL)
+    clean = ToyAdaptation(model.wavelength, model.lines, [], model.resolution)  # nothing missing
+    write_spectra(toy_observed(clean, toy_population(60, 3), seed=4), tmp_path / "obs.h5")
+    write_linelist_csv(theory, tmp_path / "ll.csv")
+    result = analyze(None, tmp_path / "obs.h5", tmp_path / "ll.csv", tmp_path / "s", adaptation=clean,
+                     line_depths=toy_line_depths, progress=False)
+    assert result.candidates.empty
+    table = pd.read_csv(tmp_path / "s" / "candidates.csv")
+    assert table.empty and {"wavelength", "attributed_label", "score"} <= set(table.columns)
+    assert "0 candidates" in result.summary()
 
 
 def test_incompatible_grid_is_refused(case, tmp_path):
