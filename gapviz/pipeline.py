@@ -82,6 +82,8 @@ EXCLUDE_FWHM = 1.0
 #: Absolute depth floor of a detected feature in the systematics-cleaned mean correction (see above).
 ADAPTED_MIN_DEPTH = 0.005
 ATTRIBUTIONS = ("hypothesis", "species", "regression", "response")
+#: Rows of the "features the theory lacks" list printed after analyze.
+SUMMARY_ROWS = 10
 
 LineDepthFn = Callable[[pd.DataFrame, np.ndarray, float, dict[str, float]], np.ndarray]
 
@@ -106,7 +108,26 @@ class AnalyzeResult:
         return (
             f"{self.n_star} stars; {chi}{len(c)} candidates ({n_missing} absorption features absent from the "
             f"line list) in {self.seconds:.1f} s\nstore: {self.store_path}\ncandidates: {self.candidates_path}"
+            + top_missing(c)
         )
+
+
+def top_missing(candidates: pd.DataFrame, n: int = SUMMARY_ROWS) -> str:
+    """A few lines of text: the best-ranked absorption features absent from the line list ("" if none)."""
+    c = candidates
+    if c.empty or "in_linelist" not in c:
+        return ""
+    c = c[(~c["in_linelist"].astype(bool)) & (c["depth"] > 0)].head(n)
+    if c.empty:
+        return ""
+    rows = [f"\ntop {len(c)} features the theory lacks (rank, vacuum Å, depth, follows, proposed identification):"]
+    for _, r in c.iterrows():
+        follows = str(r.get("attributed_label", "") or "")
+        species = str(r.get("attributed_species", "") or "")
+        follows += f" ({species})" if species else ""
+        rows.append(f"  {int(r.get('rank', 0)):3d}  {float(r['wavelength']):10.2f}  {float(r['depth']):6.3f}  "
+                    f"{follows:18s}  {str(r.get('identification', '') or '-')}")
+    return "\n".join(rows)
 
 
 def line_model_depths(linelist: pd.DataFrame, wavelength: np.ndarray, resolution: float,
@@ -165,7 +186,7 @@ def _finish_store(writer, acc_result: dict, candidates: pd.DataFrame, lines: pd.
 
 def _write_candidates_csv(candidates: pd.DataFrame, path: Path) -> None:
     cols = ["rank"] + CANDIDATE_COLUMNS + ["kind", "n_merged", "linelist_depth", "pixel"]
-    atomic_write_text(path, candidates[[c for c in cols if c in candidates]].to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(path, candidates[[c for c in cols if c in candidates]].to_csv(index=False, float_format="%.8g"))
 
 
 def analyze(

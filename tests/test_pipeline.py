@@ -63,6 +63,11 @@ def test_analyze_finds_the_missing_lines_and_writes_the_table(case):
     assert result.chi2nu_adapted_median < result.chi2nu_theory_median
     assert 0.9 < result.chi2nu_adapted_median < 1.1
     assert "stars" in result.summary() and "->" in result.summary()
+    summary = result.summary()
+    assert "features the theory lacks" in summary  # the missing lines, best first, with their identification
+    assert f"{result.candidates['wavelength'].iloc[0]:10.2f}" in summary and "Mg I" in summary
+    # the table keeps wavelengths to better than 0.01 Å (a spectroscopist's line identification needs it)
+    np.testing.assert_allclose(table["wavelength"], result.candidates["wavelength"], atol=1e-3)
 
 
 def test_a_theory_line_too_weak_in_the_model_is_a_strength_problem(case, tmp_path):
