@@ -240,8 +240,12 @@ def _describe_candidates(path: Path) -> list[str]:
     import pandas as pd
 
     table = pd.read_csv(path)
-    absent = int((~table["in_linelist"].astype(bool)).sum()) if "in_linelist" in table else 0
-    lines = ["kind: candidate missing-line table (gapviz analyze)", f"candidates: {len(table)} ({absent} absent from the line list)"]
+    absent = 0
+    if "in_linelist" in table:
+        missing = ~table["in_linelist"].astype(bool)
+        absent = int((missing & (table["depth"] > 0)).sum()) if "depth" in table else int(missing.sum())
+    lines = ["kind: candidate missing-line table (gapviz analyze)",
+             f"candidates: {len(table)} ({absent} absorption features absent from the line list)"]
     order = table.sort_values("rank") if "rank" in table else table.sort_values("score", ascending=False)
     for _, row in order.head(5).iterrows():
         label = row.get("attributed_label", "")

@@ -77,6 +77,11 @@ def test_info_summarises_the_shipped_analysis_outputs(capsys):
     assert main(["info", str(store / "candidates.csv"), str(store / "score.json")]) == 0
     out = capsys.readouterr().out
     assert "candidate missing-line table" in out and "absent from the line list" in out
+    import pandas as pd
+
+    table = pd.read_csv(store / "candidates.csv")
+    absent = int(((~table["in_linelist"].astype(bool)) & (table["depth"] > 0)).sum())
+    assert f"({absent} absorption features absent from the line list)" in out  # as `gapviz analyze` counts them
     assert "precision" in out and "baseline" in out
 
 
