@@ -9,6 +9,8 @@ URL-safe parameters are synced to the address bar so a link reopens the same vie
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -150,6 +152,19 @@ class StoreData:
     def pixel(self, wavelength: float) -> int:
         """Index of the pixel nearest ``wavelength`` (Å)."""
         return int(np.argmin(np.abs(self.wavelength - wavelength)))
+
+    @functools.cached_property
+    def key(self) -> str:
+        """A short fingerprint of the store's stars and candidates, for shared links ("g" + 8 hex digits).
+
+        Links keep star positions and a candidate row, which mean other stars in another store (or a rerun
+        of the same one): a link whose fingerprint differs keeps only its wavelength range and views.
+        """
+        h = hashlib.sha1(str(self.n_star).encode())
+        h.update("\n".join(self.stars["star_id"].astype(str)).encode() if "star_id" in self.stars else b"")
+        if "wavelength" in self.candidates:
+            h.update(np.ascontiguousarray(self.candidates["wavelength"].to_numpy(np.float64)).tobytes())
+        return "g" + h.hexdigest()[:8]  # a letter first: the URL parser would turn digits into a number
 
 
 def _label_names(ds: xr.Dataset) -> list[str]:
@@ -301,10 +316,12 @@ class ExplorerState(param.Parameterized):
     color_by = param.Selector(default="chi2nu_theory", objects=["chi2nu_theory"])
     cube = param.Selector(default="residual_theory", objects=list(MAP_CUBES))
     sort_by = param.Selector(default="teff", objects=["teff"])
+    store_key = param.String(default="", doc="fingerprint of the store the stars and candidate refer to")
 
     def __init__(self, data: StoreData, **params):
         super().__init__()
         self.data = data
+        self.store_key = data.key
         colors = [c for c in ("chi2nu_theory", "chi2nu_adapted") if c in data.stars]
         colors += ["correction at candidate", *data.label_names, *(["snr"] if "snr" in data.stars else [])]
         self.param["color_by"].objects = colors
@@ -364,10 +381,26 @@ class ExplorerState(param.Parameterized):
         return [0]
 
     def sync_url(self) -> None:
-        """Mirror the URL-safe parameters in the address bar (no-op outside a server session)."""
+        """Mirror the URL-safe parameters in the address bar (no-op outside a server session).
+
+        A link made on another store (``store`` differs from this store's ``key``) keeps its wavelength
+        range and views but not its star positions and candidate row, which would name other stars.
+        """
         if pn.state.location is None:
             return
         self.location = pn.state.location
         self.location.sync(self, {"x_start": "x0", "x_end": "x1", "stars_url": "stars", "candidate": "cand",
-                                      "color_by": "color", "cube": "cube", "sort_by": "sort"},
+                                      "color_by": "color", "cube": "cube", "sort_by": "sort", "store_key": "store"},
                                on_error=lambda bad: None)
+        self.location.param.watch(self._stamp_url, "search")
+        self._stamp_url()
+
+    def _stamp_url(self, *events) -> None:
+        """Put this store's fingerprint in the address bar (with the state it refers to) when it is not there."""
+        if str(self.location.query_params.get("store")) != self.store_key:
+            self.location.update_query(store=self.store_key, stars=self.stars_url, cand=self.candidate)
+
+    @param.depends("store_key", watch=True)
+    def _foreign_link(self) -> None:
+        if self.store_key != self.data.key:  # a link from another store: its stars and candidate mean nothing here
+            self.param.update(stars=[], candidate=-1, store_key=self.data.key)

@@ -102,6 +102,22 @@ def test_pick_candidate_export_and_reopen(served, tiny_store, tmp_path):
         again = sessions[1].state
         assert wait_for(lambda: again.candidate == row)
         assert again.x_start == pytest.approx(state.x_start) and again.x_end == pytest.approx(state.x_end)
+        assert query(other)["store"] == [state.data.key]
+
+        # a link made on another store keeps the wavelength range but not its star positions or candidate
+        foreign = link.replace(f"store={state.data.key}", "store=g0badc0de")
+        assert foreign != link
+        third = browser.new_page(viewport={"width": 1500, "height": 1400})
+        third.goto(foreign.replace("stars=", "stars=0-2,") if "stars=" in foreign else foreign + "&stars=0-2")
+        third.wait_for_selector(".tabulator-row", timeout=120_000)
+        assert wait_for(lambda: len(sessions) == 3)
+        moved = sessions[2].state
+        assert wait_for(lambda: moved.x_start == pytest.approx(state.x_start))
+        assert moved.stars == [] and moved.candidate == -1
+        assert wait_for(lambda: query(third).get("store") == [state.data.key])
+        time.sleep(1.0)
+        assert moved.stars == [] and moved.candidate == -1  # and they stay so once the address bar is rewritten
+        assert query(third).get("stars", [""]) == [""]
         browser.close()
     assert not errors, errors
     assert not outside, outside
