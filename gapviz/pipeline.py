@@ -315,7 +315,8 @@ def _attribute(found, attribution, agg, sample, lines, line_depth, wl, names, re
         if len(found):
             # refit the sampled stars by the theory alone without the features, so no star's fit absorbs them
             err = np.where(feature_pixels(wl, found, resolution)[None, :], np.nan, sample.flux_err)
-            labels = np.asarray(adaptation.fit_theory_labels(np.nan_to_num(sample.flux, nan=1.0), err).labels)
+            refit = getattr(adaptation, "fit_theory_labels", adaptation.fit_labels)  # older §5 objects: fit_labels
+            labels = np.asarray(refit(np.nan_to_num(sample.flux, nan=1.0), err).labels)
             theory = np.asarray(adaptation.theory(labels), dtype=np.float64)
             hyp = build_hypotheses(lines, line_depth, wl, labels, names, resolution)
             if hyp.species.size:
