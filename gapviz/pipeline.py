@@ -61,7 +61,7 @@ from gapviz.discover.crossmatch import crossmatch, identify, read_linelist_in_ra
 from gapviz.discover.detect import DEFAULT_RESOLUTION, detect_features
 from gapviz.discover.hypotheses import attribute_hypotheses, build_hypotheses
 from gapviz.discover.systematics import instrumental_templates, label_offset_templates, remove_systematics
-from gapviz.discover.rank import rank
+from gapviz.discover.rank import absent_absorption, rank
 from gapviz.discover.species import attribute_species, species_patterns
 from gapviz.errors import GapvizError
 from gapviz.files import atomic_write_text
@@ -102,7 +102,7 @@ class AnalyzeResult:
 
     def summary(self) -> str:
         c = self.candidates
-        n_missing = int(((~c["in_linelist"].astype(bool)) & (c["depth"] > 0)).sum()) if len(c) else 0
+        n_missing = int(absent_absorption(c).sum())
         chi = (f"chi2nu (median) {self.chi2nu_theory_median:.3g} -> {self.chi2nu_adapted_median:.3g}; "
                if np.isfinite(self.chi2nu_theory_median) else "")
         return (
@@ -114,10 +114,9 @@ class AnalyzeResult:
 
 def top_missing(candidates: pd.DataFrame, n: int = SUMMARY_ROWS) -> str:
     """A few lines of text: the best-ranked absorption features absent from the line list ("" if none)."""
-    c = candidates
-    if c.empty or "in_linelist" not in c:
+    if candidates.empty:
         return ""
-    c = c[(~c["in_linelist"].astype(bool)) & (c["depth"] > 0)].head(n)
+    c = candidates[absent_absorption(candidates)].head(n)
     if c.empty:
         return ""
     rows = [f"\ntop {len(c)} features the theory lacks (rank, vacuum Å, depth, follows, proposed identification):"]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gapviz.discover.detect import DEFAULT_RESOLUTION
+from gapviz.discover.rank import absent_absorption
 from gapviz.errors import GapvizError
 
 #: A theory line "explains" a candidate if its own depth is at least this fraction of the candidate's.
@@ -114,7 +115,7 @@ def identify(candidates: pd.DataFrame, linelist: pd.DataFrame, reference: pd.Dat
                                                  linelist["species"].astype(str))}
     lacking = np.array([(round(w, 2), sp) not in theory for w, sp in zip(rw, rs)], dtype=bool)
     species = out["attributed_species"].astype(str).to_numpy() if "attributed_species" in out else None
-    absent = (~out["in_linelist"].astype(bool).to_numpy()) & (out["depth"].to_numpy(float) > 0)
+    absent = absent_absorption(out)
     ident = []
     for k, wl in enumerate(out["wavelength"].to_numpy(float)):
         close = np.abs(rw - wl) <= wl / resolution

@@ -6,6 +6,13 @@ import numpy as np
 import pandas as pd
 
 
+def absent_absorption(candidates: pd.DataFrame) -> np.ndarray:
+    """(n,) bool: absorption features (depth > 0) the theory's line list does not explain (``in_linelist`` 0)."""
+    if candidates.empty:
+        return np.zeros(0, dtype=bool)
+    return (~candidates["in_linelist"].astype(bool).to_numpy()) & (candidates["depth"].to_numpy(float) > 0)
+
+
 def rank(candidates: pd.DataFrame) -> pd.DataFrame:
     """Add ``score`` (significance × |depth|, unitless) and ``rank`` (1 = best); return sorted.
 
@@ -14,8 +21,7 @@ def rank(candidates: pd.DataFrame) -> pd.DataFrame:
     """
     out = candidates.copy()
     out["score"] = out["significance"].to_numpy(dtype=float) * np.abs(out["depth"].to_numpy(dtype=float))
-    missing = (~out["in_linelist"].astype(bool)) & (out["depth"] > 0)
-    out["_group"] = np.where(missing, 0, 1)
+    out["_group"] = np.where(absent_absorption(out), 0, 1)
     out = out.sort_values(["_group", "score"], ascending=[True, False], ignore_index=True).drop(columns="_group")
     out["rank"] = np.arange(1, len(out) + 1)
     return out

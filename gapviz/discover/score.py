@@ -34,16 +34,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gapviz.discover.rank import absent_absorption
 from gapviz.errors import GapvizError
 
 MIN_DEPTH = 0.02
 DEPTH_BINS = (0.02, 0.05, 0.1, 0.2, 1.0)
-
-
-def _absent(cands: pd.DataFrame) -> np.ndarray:
-    if cands.empty:
-        return np.zeros(0, bool)
-    return (~cands["in_linelist"].astype(bool).to_numpy()) & (cands["depth"].to_numpy(float) > 0)
 
 
 def score_candidates(
@@ -55,7 +50,7 @@ def score_candidates(
 ) -> dict:
     """Precision, recall, F1, recall by depth bin and attribution accuracy (see module doc)."""
     cw = cands["wavelength"].to_numpy(float) if len(cands) else np.zeros(0)
-    absent = _absent(cands)
+    absent = absent_absorption(cands)
     rw = removed["wavelength"].to_numpy(float)
     depth = removed["depth_ref"].to_numpy(float)
     blended = removed["blended"].to_numpy().astype(bool) if "blended" in removed else np.zeros(rw.size, bool)

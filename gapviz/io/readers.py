@@ -240,10 +240,11 @@ def _describe_candidates(path: Path) -> list[str]:
     import pandas as pd
 
     table = pd.read_csv(path)
+    from gapviz.discover.rank import absent_absorption
+
     absent = 0
-    if "in_linelist" in table:
-        missing = ~table["in_linelist"].astype(bool)
-        absent = int((missing & (table["depth"] > 0)).sum()) if "depth" in table else int(missing.sum())
+    if "in_linelist" in table:  # a table without depths: every candidate the list lacks
+        absent = int(absent_absorption(table).sum() if "depth" in table else (~table["in_linelist"].astype(bool)).sum())
     lines = ["kind: candidate missing-line table (gapviz analyze)",
              f"candidates: {len(table)} ({absent} absorption features absent from the line list)"]
     order = table.sort_values("rank") if "rank" in table else table.sort_values("score", ascending=False)
