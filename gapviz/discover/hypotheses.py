@@ -33,7 +33,6 @@ real spectra the templates are only as good as the theory's physics (1D LTE scal
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,7 +42,7 @@ import torch
 
 from gapviz.discover.attribute import NONE
 from gapviz.discover.detect import DEFAULT_RESOLUTION
-from gapviz.discover.species import species_label
+from gapviz.discover.species import pixel_window_mean, species_label
 
 #: A species is hypothesised if the theory's list has a line at least this deep (at the median star).
 VISIBLE_DEPTH = 0.01
@@ -143,11 +142,8 @@ def attribute_hypotheses(candidates: pd.DataFrame, residual: np.ndarray, theory:
     theory = np.asarray(theory, dtype=np.float64)
     species, chi, label, confidence = [], [], [], []
     for p, d in zip(out["pixel"].to_numpy(int), out["depth"].to_numpy(float)):
-        lo, hi = max(0, p - 1), min(residual.shape[1], p + 2)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            signal = -np.sign(d) * np.nanmean(residual[:, lo:hi], axis=1)
-            known_depth = 1.0 - np.nanmean(theory[:, lo:hi], axis=1)
+        signal = -np.sign(d) * pixel_window_mean(residual, p)
+        known_depth = 1.0 - pixel_window_mean(theory, p)
         k, conf = choose_hypothesis(r_squared(signal, hyp.template, known_depth[:, None]), hyp)
         species.append(str(hyp.species[k]) if k >= 0 else "")
         chi.append(float(hyp.chi[k]) if k >= 0 else np.nan)

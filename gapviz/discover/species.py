@@ -141,6 +141,14 @@ def choose_species(signal: np.ndarray, known: SpeciesPatterns) -> tuple[str, str
     return known.species[best], known.label[best] or NONE, float(np.clip(margin, 0.0, 1.0))
 
 
+def pixel_window_mean(cube: np.ndarray, pixel: int) -> np.ndarray:
+    """(n,) mean of ``cube`` (n, npix) over pixels ``pixel`` ± 1, NaN ignored (NaN where all are)."""
+    lo, hi = max(0, pixel - 1), min(cube.shape[1], pixel + 2)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows (masked pixels)
+        return np.nanmean(cube[:, lo:hi], axis=1)
+
+
 def attribute_species(candidates: pd.DataFrame, residual: np.ndarray, known: SpeciesPatterns) -> pd.DataFrame:
     """Add ``attributed_species``, ``attributed_label``, ``attribution_confidence`` to ``candidates``.
 
@@ -151,11 +159,7 @@ def attribute_species(candidates: pd.DataFrame, residual: np.ndarray, known: Spe
     residual = np.asarray(residual, dtype=np.float64)
     chosen = []
     for p, d in zip(out["pixel"].to_numpy(int), out["depth"].to_numpy(float)):
-        lo, hi = max(0, p - 1), min(residual.shape[1], p + 2)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            signal = -np.sign(d) * np.nanmean(residual[:, lo:hi], axis=1)
-        chosen.append(choose_species(signal, known))
+        chosen.append(choose_species(-np.sign(d) * pixel_window_mean(residual, p), known))
     out["attributed_species"] = [c[0] for c in chosen]
     out["attributed_label"] = [c[1] for c in chosen]
     out["attribution_confidence"] = [c[2] for c in chosen]
