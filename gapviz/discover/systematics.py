@@ -88,9 +88,3 @@ def remove_systematics(
         fit = usable & (np.abs(resid) < n_clip * scale)
     part = np.where(usable, design[:, :-1] @ coef[:-1], 0.0)
     return signal - part, coef
-
-
-def remove_instrumental(signal: np.ndarray, wavelength: np.ndarray,
-                        theory_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``remove_systematics`` with the instrumental templates only (coefficients: F', F'', constant)."""
-    return remove_systematics(signal, instrumental_templates(wavelength, theory_mean))

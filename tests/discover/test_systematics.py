@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from gapviz.discover.detect import FWHM_TO_SIGMA, detect_features
-from gapviz.discover.systematics import (instrumental_templates, label_offset_templates, remove_instrumental,
-                                        remove_systematics, segments)
+from gapviz.discover.systematics import instrumental_templates, label_offset_templates, remove_systematics, segments
 from gapviz.io.grids import sample_wavelength
 
 WL = sample_wavelength()
@@ -40,7 +39,7 @@ def test_segments_split_at_the_window_gaps():
 
 def test_lsf_mismatch_is_removed_and_the_missing_line_kept():
     theory, correction = _case()
-    cleaned, coef = remove_instrumental(correction, WL, theory)
+    cleaned, coef = remove_systematics(correction, instrumental_templates(WL, theory))
     i = int(np.argmin(np.abs(WL - 15731.37)))
     away = np.abs(WL - 15731.37) > 2.0
     assert np.abs(cleaned[away]).max() < 0.3 * np.abs(correction[away]).max()
@@ -52,7 +51,7 @@ def test_without_removal_wing_dips_of_strong_lines_become_candidates():
     theory, correction = _case()
     sem = np.full(WL.size, 1e-4)
     raw = detect_features(WL, correction, sem, n_mad=1.0, min_depth=0.005, baseline_fwhm=None)
-    cleaned = detect_features(WL, remove_instrumental(correction, WL, theory)[0], sem, n_mad=1.0, min_depth=0.005,
+    cleaned = detect_features(WL, remove_systematics(correction, instrumental_templates(WL, theory))[0], sem, n_mad=1.0, min_depth=0.005,
                               baseline_fwhm=None)
     absorption = cleaned[cleaned["kind"] == "absorption"]
     assert (raw["kind"] == "absorption").sum() > 3
@@ -82,6 +81,6 @@ def test_a_template_undefined_everywhere_is_skipped_not_fatal():
     theory, correction = _case()
     templates = np.vstack([instrumental_templates(WL, theory), np.full(WL.size, np.nan)])
     cleaned, coef = remove_systematics(correction, templates)
-    expected, _ = remove_instrumental(correction, WL, theory)
+    expected, _ = remove_systematics(correction, instrumental_templates(WL, theory))
     np.testing.assert_allclose(cleaned, expected)
     assert coef.shape == (4,) and coef[2] == 0.0
