@@ -24,6 +24,7 @@ import xarray as xr
 from bokeh.events import RangesUpdate
 from bokeh.models import Range1d
 
+from apps.links import format_stars, parse_stars
 from gapviz.errors import GapvizError
 
 STORE_FILE = "store.nc"
@@ -36,7 +37,6 @@ MAP_CUBES = ("residual_theory", "residual_adapted", "correction")
 BROWSER_VARS = ("flux_obs", "flux_err", "flux_theory", "flux_adapted", "flux_synthetic_counterpart")
 MAX_MEAN_STARS = 32  # stars averaged when many are selected (read from as few storage chunks as possible)
 MAX_READ_CHUNKS = 4  # storage chunks read per selection: each costs ~30 ms to decompress (256 stars x 6 vars)
-MAX_URL_STARS = 1000  # stars written to the address bar
 
 
 def repo_root() -> Path:
@@ -277,32 +277,6 @@ def read_rows(data: StoreData, stars: np.ndarray, names=BROWSER_VARS) -> dict[st
         for n in names:
             out[n][bad] = np.nan
     return out
-
-
-def format_stars(stars: list[int], limit: int = MAX_URL_STARS) -> str:
-    """Compact ranges for the URL: [0, 1, 2, 7] -> "0-2,7" (the first ``limit`` stars)."""
-    s = sorted(set(int(i) for i in stars))[:limit]
-    parts, i = [], 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[j] + 1:
-            j += 1
-        parts.append(str(s[i]) if i == j else f"{s[i]}-{s[j]}")
-        i = j + 1
-    return ",".join(parts)
-
-
-def parse_stars(text: str, n_star: int) -> list[int]:
-    """Inverse of ``format_stars``; ignores malformed parts and positions outside 0..n_star-1."""
-    out: list[int] = []
-    for part in (text or "").split(","):
-        a, _, b = part.strip().partition("-")
-        try:
-            lo, hi = int(a), int(b or a)
-        except ValueError:
-            continue
-        out.extend(range(max(lo, 0), min(hi, n_star - 1) + 1))
-    return sorted(set(out))[:MAX_URL_STARS * 100]
 
 
 class ExplorerState(param.Parameterized):

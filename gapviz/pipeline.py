@@ -57,7 +57,7 @@ from tqdm.auto import tqdm
 from gapviz import __version__
 from gapviz.discover.attribute import attribute, sensitivity_from_arrays
 from gapviz.discover.baseline import baseline_candidates
-from gapviz.discover.crossmatch import crossmatch, identify, read_linelist_in_range
+from gapviz.discover.crossmatch import crossmatch, identify, line_model_depths, read_linelist_in_range
 from gapviz.discover.detect import DEFAULT_RESOLUTION, detect_features
 from gapviz.discover.hypotheses import attribute_hypotheses, build_hypotheses
 from gapviz.discover.systematics import instrumental_templates, label_offset_templates, remove_systematics
@@ -127,32 +127,6 @@ def top_missing(candidates: pd.DataFrame, n: int = SUMMARY_ROWS) -> str:
         rows.append(f"  {int(r.get('rank', 0)):3d}  {float(r['wavelength']):10.2f}  {float(r['depth']):6.3f}  "
                     f"{follows:18s}  {str(r.get('identification', '') or '-')}")
     return "\n".join(rows)
-
-
-def line_model_depths(linelist: pd.DataFrame, wavelength: np.ndarray, resolution: float,
-                      labels: dict[str, float]) -> np.ndarray:
-    """(nline,) central depth of each line alone at ``labels`` (``gapviz.theory.linemodel.LineModel``).
-
-    Lines the LineModel drops as too weak everywhere get depth 0. Labels it needs but ``labels`` lacks
-    are 0 (solar [X/Fe]).
-    """
-    from gapviz.labels import DEFAULT_LABELS
-    from gapviz.theory.linemodel import LineModel
-
-    try:
-        model = LineModel(linelist, wavelength, resolution=resolution, label_names=list(labels))
-    except GapvizError:
-        model = LineModel(linelist, wavelength, resolution=resolution, label_names=DEFAULT_LABELS)
-    row = np.array([[labels.get(n, 0.0) for n in model.label_names]], dtype=np.float64)
-    kept = np.asarray(model.line_depths(row), dtype=np.float64).reshape(-1)
-    slots: dict[tuple[float, str], list[int]] = {}
-    for i, key in enumerate(zip(linelist["wavelength"].to_numpy(float), linelist["species"].astype(str))):
-        slots.setdefault(key, []).append(i)
-    depths = np.zeros(len(linelist))
-    for d, key in zip(kept, zip(model.line_wavelength, model.line_species.astype(str))):
-        if slots.get(key):
-            depths[slots[key].pop(0)] = d
-    return depths
 
 
 def _chi2nu(resid: np.ndarray, err: np.ndarray, mask: np.ndarray, n_label: int) -> np.ndarray:
@@ -404,36 +378,3 @@ def _analyze_baseline(run_dir, observed, linelist, out, synthetic, reference_lin
     _write_candidates_csv(found, cand_path)
     return AnalyzeResult(out / S.STORE_FILE, cand_path, n_star, np.nan, np.nan, found, time.perf_counter() - t0)
 
-
-# --- gapviz run: train -> analyze -> score on a mock sample ------------------------------------------------
-SAMPLE_FILES = {"synthetic": "synthetic.h5", "observed": "observed.h5", "linelist": "linelist.csv",
-                "reference": "reference_linelist.csv", "truth": "truth.h5"}
-
-
-def run_sample(sample: str | os.PathLike = "data_samples/mock", out: str | os.PathLike | None = None,
-               minutes: float | None = None, config: str | os.PathLike | None = None, overwrite: bool = False,
-               progress: bool = True) -> dict:
-    """Train on a mock sample (``gapviz mock`` layout), analyze, score; return the scores.
-
-    Writes ``out/run`` (the trained run), ``out/store`` (store.nc, candidates.csv, score.json).
-    ``out`` defaults to ``runs/run-<UTC time>``.
-    """
-    from gapviz.adapt.train import train
-    from gapviz.discover.evaluate import score_store
-
-    sample = Path(sample)
-    files = {k: sample / v for k, v in SAMPLE_FILES.items()}
-    missing = [str(p) for p in files.values() if not p.is_file()]
-    if missing:
-        raise GapvizError(f"{sample}: not a mock sample, missing {missing}; expected the files 'gapviz mock' writes "
-                          f"({', '.join(SAMPLE_FILES.values())})")
-    out = Path(out) if out is not None else Path("runs") / time.strftime("run-%Y%m%d-%H%M%S", time.gmtime())
-    run_dir, store_dir = out / "run", out / "store"
-    check_target(store_dir, overwrite)
-    if (run_dir / "model.pt").exists() and not overwrite:
-        raise GapvizError(f"{run_dir}: a trained run already exists; pass --overwrite or another --out")
-    train(files["synthetic"], files["observed"], run_dir, config=config, minutes=minutes, progress=progress)
-    result = analyze(run_dir, files["observed"], files["linelist"], store_dir, synthetic=files["synthetic"],
-                     reference_linelist=files["reference"], overwrite=overwrite, progress=progress)
-    print(result.summary())
-    return score_store(store_dir, files["truth"])

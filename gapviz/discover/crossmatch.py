@@ -51,6 +51,32 @@ def read_linelist_in_range(path: str | os.PathLike, wavelength: np.ndarray) -> p
     return lines_in_range(read_linelist(path), wavelength, str(path))
 
 
+def line_model_depths(linelist: pd.DataFrame, wavelength: np.ndarray, resolution: float,
+                      labels: dict[str, float]) -> np.ndarray:
+    """(nline,) central depth of each line alone at ``labels`` (``gapviz.theory.linemodel.LineModel``).
+
+    Lines the LineModel drops as too weak everywhere get depth 0. Labels it needs but ``labels`` lacks
+    are 0 (solar [X/Fe]).
+    """
+    from gapviz.labels import DEFAULT_LABELS
+    from gapviz.theory.linemodel import LineModel
+
+    try:
+        model = LineModel(linelist, wavelength, resolution=resolution, label_names=list(labels))
+    except GapvizError:
+        model = LineModel(linelist, wavelength, resolution=resolution, label_names=DEFAULT_LABELS)
+    row = np.array([[labels.get(n, 0.0) for n in model.label_names]], dtype=np.float64)
+    kept = np.asarray(model.line_depths(row), dtype=np.float64).reshape(-1)
+    slots: dict[tuple[float, str], list[int]] = {}
+    for i, key in enumerate(zip(linelist["wavelength"].to_numpy(float), linelist["species"].astype(str))):
+        slots.setdefault(key, []).append(i)
+    depths = np.zeros(len(linelist))
+    for d, key in zip(kept, zip(model.line_wavelength, model.line_species.astype(str))):
+        if slots.get(key):
+            depths[slots[key].pop(0)] = d
+    return depths
+
+
 def crossmatch(
     candidates: pd.DataFrame,
     linelist: pd.DataFrame,

@@ -17,8 +17,8 @@ from apps.corrections import attribution
 from apps.explorer import Explorer, build_app
 from apps.export import candidates_csv, selection_csv, view_png
 from apps.residual_map import build_digest, raster
-from apps.state import (ExplorerState, format_stars, load_store, parse_stars, pick_for_mean, segments_of,
-                        with_gaps)
+from apps.links import format_stars, parse_stars
+from apps.state import ExplorerState, load_store, pick_for_mean, segments_of, with_gaps
 from apps.tour import STEPS, top_candidate
 from apps.wavelength_browser import MAX_LINES, visible_lines
 
