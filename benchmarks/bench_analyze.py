@@ -1,6 +1,6 @@
 """Benchmark `analyze`: spectra per second and peak memory as the star count grows 10x (must stay flat).
 
-Uses the toy adaptation (``gapviz.discover.toy``: analytic, no network) so the numbers measure the store
+Uses the toy adaptation (``gapviz.testing.toy``: analytic, no network) so the numbers measure the store
 and the finder, not a trained model's inference. One run measures N and 10 N stars::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_analyze.py --n-star 2000 --npix 1024
@@ -14,7 +14,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from gapviz.discover.toy import standard_toy, toy_line_depths, toy_observed, toy_population
+from gapviz.testing.toy import (
+    standard_toy,
+    toy_line_depths,
+    toy_observed,
+    toy_population,
+)
 from gapviz.io.grids import sample_wavelength
 from gapviz.io.linelist import write_linelist_csv
 from gapviz.io.spectra import write_spectra

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import torch
 
+from gapviz.instrument import RESOLUTION
 from gapviz.io.grids import aspcap_wavelength
 from gapviz.io.linelist import linemake_paths, read_linelists
 from gapviz.theory import LineModel
@@ -71,7 +72,7 @@ def main() -> None:
 
     linelist = read_linelists(linemake_paths())
     t0 = time.perf_counter()
-    model = LineModel(linelist, aspcap_wavelength(), resolution=22500.0)
+    model = LineModel(linelist, aspcap_wavelength(), resolution=RESOLUTION)
     build = time.perf_counter() - t0
     print(f"line list: {len(linelist)} lines; kept {model.nline} (dropped {model.n_dropped}); "
           f"{model._profiles.shape[1]} strength columns, {model._profiles.values().numel()} profile entries; "

@@ -57,18 +57,34 @@ from tqdm.auto import tqdm
 from gapviz import __version__
 from gapviz.discover.attribute import attribute, sensitivity_from_arrays
 from gapviz.discover.baseline import baseline_candidates
-from gapviz.discover.crossmatch import crossmatch, identify, line_model_depths, read_linelist_in_range
-from gapviz.discover.detect import DEFAULT_RESOLUTION, detect_features
+from gapviz.discover.crossmatch import (
+    crossmatch,
+    identify,
+    line_model_depths,
+    read_linelist_in_range,
+)
+from gapviz.discover.detect import detect_features
 from gapviz.discover.hypotheses import attribute_hypotheses, build_hypotheses
-from gapviz.discover.systematics import instrumental_templates, label_offset_templates, remove_systematics
 from gapviz.discover.rank import absent_absorption, rank
 from gapviz.discover.species import attribute_species, species_patterns
+from gapviz.discover.systematics import (
+    instrumental_templates,
+    label_offset_templates,
+    remove_systematics,
+)
 from gapviz.errors import GapvizError
 from gapviz.files import atomic_write_text
+from gapviz.instrument import RESOLUTION
 from gapviz.io.spectra import SpectraFile, check_same_grid
 from gapviz.store import schema as S
 from gapviz.store.aggregate import Accumulator, bin_edges
-from gapviz.store.write import CANDIDATE_COLUMNS, LINE_COLUMNS, StoreLayout, check_target, create_store
+from gapviz.store.write import (
+    CANDIDATE_COLUMNS,
+    LINE_COLUMNS,
+    StoreLayout,
+    check_target,
+    create_store,
+)
 
 METHODS = ("adapted", "baseline")
 #: Responses (Jacobians) are averaged over at most this many stars, spread evenly over the set.
@@ -172,7 +188,7 @@ def analyze(
     method: str = "adapted",
     overwrite: bool = False,
     chunk_size: int = 256,
-    resolution: float = DEFAULT_RESOLUTION,
+    resolution: float = RESOLUTION,
     attribution: str = "hypothesis",
     adaptation=None,
     line_depths: LineDepthFn | None = None,

@@ -23,7 +23,7 @@ def run_sample(sample: str | os.PathLike = "data_samples/mock", out: str | os.Pa
     ``out`` defaults to ``runs/run-<UTC time>``.
     """
     from gapviz.adapt.train import train
-    from gapviz.discover.evaluate import score_store
+    from gapviz.evaluate.store_score import score_store
 
     sample = Path(sample)
     files = {k: sample / v for k, v in SAMPLE_FILES.items()}

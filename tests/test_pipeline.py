@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from gapviz.cli import main
-from gapviz.discover.evaluate import score_store
-from gapviz.discover.toy import (ToyAdaptation, standard_toy, toy_line_depths, toy_observed, toy_population,
+from gapviz.evaluate.store_score import score_store
+from gapviz.testing.toy import (ToyAdaptation, standard_toy, toy_line_depths, toy_observed, toy_population,
                                  toy_synthetic)
 from gapviz.errors import GapvizError
 from gapviz.io.grids import sample_wavelength

@@ -14,15 +14,15 @@ cov = (Jᵀ W J)⁻¹ at the solution.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import warnings
 
 import numpy as np
 import torch
 
 from gapviz.errors import GapvizError
+from gapviz.stats import degrees_of_freedom
 from gapviz.theory.emulator import resolve_device
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
@@ -188,7 +188,7 @@ def fit_labels(
 
     z = np.concatenate(out["labels"])
     chi2 = np.concatenate(out["chi2"])
-    dof = np.maximum(n_used - n_label, 1)
+    dof = degrees_of_freedom(np.asarray(n_used), n_label)
     return LabelFit(
         labels=(z + 0.5) * width_np + lo,
         labels_err=np.concatenate(out["labels_err"]) * width_np,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from gapviz.stats import degrees_of_freedom
+
 
 def effective_sigma(flux: torch.Tensor, flux_err: torch.Tensor | None, sigma_floor: float, sigma_max: float
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,9 +33,10 @@ def masked_chi2(model: torch.Tensor, flux: torch.Tensor, sigma: torch.Tensor, ma
 
 def chi2nu_per_star(model: torch.Tensor, flux: torch.Tensor, sigma: torch.Tensor, mask: torch.Tensor,
                     n_param: int = 0) -> torch.Tensor:
-    """(n,) reduced χ² of each star: Σ_pix mask·r² / (Σ_pix mask − n_param)."""
+    """(n,) reduced χ² of each star: Σ_pix mask·r² / degrees of freedom (``gapviz.stats``: usable pixels −
+    n_param, at least 1), the torch twin of ``gapviz.stats.chi2nu``."""
     r = torch.where(mask > 0, (model - torch.nan_to_num(flux)) / sigma, torch.zeros_like(model))
-    dof = (mask.sum(1) - n_param).clamp_min(1.0)
+    dof = degrees_of_freedom(mask.sum(1), n_param)
     return (mask * r**2).sum(1) / dof
 
 

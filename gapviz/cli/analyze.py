@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gapviz.instrument import RESOLUTION
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -20,7 +22,7 @@ def add_parser(sub) -> None:
     p.add_argument("--attribution", choices=("hypothesis", "species", "regression", "response"), default="hypothesis",
                    help="attribution: hypothetical lines fitted to the per-star correction "
                         "(gapviz.discover.hypotheses), species behaviour (.species) or a label rule (.attribute)")
-    p.add_argument("--resolution", type=float, default=22500.0, help="instrument resolving power λ/FWHM")
+    p.add_argument("--resolution", type=float, default=RESOLUTION, help="instrument resolving power λ/FWHM")
     p.add_argument("--chunk-size", type=int, default=256, metavar="N", help="stars per chunk (memory bound)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.set_defaults(func=_run)

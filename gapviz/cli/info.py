@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from gapviz.io.readers import describe
+    from gapviz.cli.describe import describe
 
     for i, path in enumerate(args.paths):
         if i:

@@ -29,7 +29,7 @@ def _default_recipe() -> str | None:
 
 
 def _run(args) -> int:
-    from gapviz.discover.score import format_scores
+    from gapviz.evaluate.score import format_scores
     from gapviz.sample_run import run_sample
 
     config = args.config if args.config is not None else _default_recipe()

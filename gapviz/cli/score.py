@@ -7,7 +7,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "score",
         help="score a store's candidates against a mock truth.h5, next to the baseline",
-        description="Writes STORE_DIR/score.json. Definitions: gapviz.discover.score (module docstring).",
+        description="Writes STORE_DIR/score.json. Definitions: gapviz.evaluate.score (module docstring).",
     )
     p.add_argument("store_dir", metavar="STORE_DIR")
     p.add_argument("--truth", required=True, metavar="truth.h5")
@@ -17,8 +17,8 @@ def add_parser(sub) -> None:
 
 
 def _run(args) -> int:
-    from gapviz.discover.evaluate import score_store
-    from gapviz.discover.score import format_scores
+    from gapviz.evaluate.score import format_scores
+    from gapviz.evaluate.store_score import score_store
 
     scores = score_store(args.store_dir, args.truth, args.baseline_store)
     print(format_scores(scores))

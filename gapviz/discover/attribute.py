@@ -25,14 +25,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gapviz.discover.detect import DEFAULT_RESOLUTION, FWHM_TO_SIGMA
+from gapviz.instrument import FWHM_TO_SIGMA, RESOLUTION
 
 METHODS = ("regression", "response")
 NONE = "none"
 
 
 def sensitivity_at(
-    sensitivity: np.ndarray, wavelength: np.ndarray, at: float, resolution: float = DEFAULT_RESOLUTION
+    sensitivity: np.ndarray, wavelength: np.ndarray, at: float, resolution: float = RESOLUTION
 ) -> np.ndarray:
     """(L,) line-profile-weighted mean of ``sensitivity`` (L, npix) around wavelength ``at`` (Å)."""
     sig = at / resolution * FWHM_TO_SIGMA
@@ -78,7 +78,7 @@ def attribute(
     sensitivity: np.ndarray,
     wavelength: np.ndarray,
     label_names: list[str],
-    resolution: float = DEFAULT_RESOLUTION,
+    resolution: float = RESOLUTION,
     spread: np.ndarray | None = None,
     min_fraction: float = 0.1,
     specific_ratio: float = 0.5,

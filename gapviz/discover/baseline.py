@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from gapviz.discover.crossmatch import STRENGTH_FRACTION, crossmatch
-from gapviz.discover.detect import DEFAULT_RESOLUTION, detect_features
+from gapviz.discover.detect import detect_features
+from gapviz.instrument import RESOLUTION
 from gapviz.io.spectra import SpectraFile, check_same_grid
 
 MAX_STARS = 5000
@@ -51,7 +52,7 @@ def baseline_candidates(
     observed: str | os.PathLike,
     synthetic: str | os.PathLike,
     linelist: pd.DataFrame,
-    resolution: float = DEFAULT_RESOLUTION,
+    resolution: float = RESOLUTION,
     reference: pd.DataFrame | None = None,
     max_stars: int = MAX_STARS,
     min_significance: float = 5.0,

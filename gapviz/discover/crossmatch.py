@@ -18,9 +18,9 @@ import os
 import numpy as np
 import pandas as pd
 
-from gapviz.discover.detect import DEFAULT_RESOLUTION
 from gapviz.discover.rank import absent_absorption
 from gapviz.errors import GapvizError
+from gapviz.instrument import RESOLUTION
 
 #: A theory line "explains" a candidate if its own depth is at least this fraction of the candidate's.
 STRENGTH_FRACTION = 0.5
@@ -81,7 +81,7 @@ def crossmatch(
     candidates: pd.DataFrame,
     linelist: pd.DataFrame,
     line_depth: np.ndarray | None,
-    resolution: float = DEFAULT_RESOLUTION,
+    resolution: float = RESOLUTION,
     reference: pd.DataFrame | None = None,
     reference_depth: np.ndarray | None = None,
     strength_fraction: float = STRENGTH_FRACTION,
@@ -120,7 +120,7 @@ def crossmatch(
 
 
 def identify(candidates: pd.DataFrame, linelist: pd.DataFrame, reference: pd.DataFrame | None,
-             reference_depth: np.ndarray | None, resolution: float = DEFAULT_RESOLUTION) -> pd.DataFrame:
+             reference_depth: np.ndarray | None, resolution: float = RESOLUTION) -> pd.DataFrame:
     """Set ``identification``: the reference line proposed for each candidate, as "species wavelength".
 
     Among the ``reference`` lines within one resolution element: those of the candidate's

@@ -11,8 +11,9 @@ import pandas as pd
 from scipy.ndimage import median_filter
 from scipy.optimize import curve_fit
 
-FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
-DEFAULT_RESOLUTION = 22500.0
+from gapviz.instrument import FWHM_TO_SIGMA, RESOLUTION, resolution_element  # noqa: F401  (re-exported)
+from gapviz.stats import robust_sigma
+
 #: Running-median baseline width (resolution elements) subtracted before detection by default.
 BASELINE_FWHM = 12.0
 #: Detected components of one sign closer than this many resolution elements are one candidate.
@@ -21,11 +22,6 @@ MERGE_FWHM = 0.5
 CANDIDATE_TABLE_COLUMNS = [
     "wavelength", "pixel", "depth", "equivalent_width", "width", "significance", "n_stars", "kind", "n_merged",
 ]
-
-
-def resolution_element(wavelength: np.ndarray | float, resolution: float = DEFAULT_RESOLUTION) -> np.ndarray | float:
-    """FWHM of the line-spread function, λ/R, in Å."""
-    return np.asarray(wavelength) / resolution if np.ndim(wavelength) else float(wavelength) / resolution
 
 
 def remove_baseline(signal: np.ndarray, wavelength: np.ndarray, resolution: float, n_fwhm: float = 12.0) -> np.ndarray:
@@ -37,7 +33,7 @@ def remove_baseline(signal: np.ndarray, wavelength: np.ndarray, resolution: floa
 
 
 def matched_filter(
-    wavelength: np.ndarray, signal: np.ndarray, sigma: np.ndarray, resolution: float = DEFAULT_RESOLUTION
+    wavelength: np.ndarray, signal: np.ndarray, sigma: np.ndarray, resolution: float = RESOLUTION
 ) -> tuple[np.ndarray, np.ndarray]:
     """Best-fit amplitude of a unit Gaussian (FWHM λ/R) centred on every pixel, and its 1σ error.
 
@@ -91,7 +87,7 @@ def detect_features(
     wavelength: np.ndarray,
     mean: np.ndarray,
     sem: np.ndarray,
-    resolution: float = DEFAULT_RESOLUTION,
+    resolution: float = RESOLUTION,
     min_significance: float = 5.0,
     min_depth: float = 0.01,
     n_mad: float = 2.5,
@@ -128,7 +124,7 @@ def detect_features(
     sem = np.where(np.isfinite(sem), np.maximum(sem, max(floor, 1e-7)), np.nan)
     amp, err = matched_filter(wavelength, signal, sem, resolution)
     finite = amp[np.isfinite(amp)]
-    mad = 1.4826 * np.median(np.abs(finite - np.median(finite))) if finite.size else 0.0
+    mad = float(robust_sigma(finite)) if finite.size else 0.0
     depth_cut = max(min_depth, n_mad * mad)
     components = _clean(wavelength, signal, sem, resolution, min_significance, depth_cut)
     kept: list[dict] = []

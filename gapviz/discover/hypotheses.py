@@ -41,8 +41,8 @@ import pandas as pd
 import torch
 
 from gapviz.discover.attribute import NONE
-from gapviz.discover.detect import DEFAULT_RESOLUTION
 from gapviz.discover.species import pixel_window_mean, species_label
+from gapviz.instrument import RESOLUTION
 
 #: A species is hypothesised if the theory's list has a line at least this deep (at the median star).
 VISIBLE_DEPTH = 0.01
@@ -84,7 +84,7 @@ def hypothesis_lines(linelist: pd.DataFrame, line_depth: np.ndarray, wavelength:
 
 
 def build_hypotheses(linelist: pd.DataFrame, line_depth: np.ndarray, wavelength: np.ndarray, labels: np.ndarray,
-                     label_names: Sequence[str], resolution: float = DEFAULT_RESOLUTION) -> Hypotheses:
+                     label_names: Sequence[str], resolution: float = RESOLUTION) -> Hypotheses:
     """Templates (weak-line optical depth at each star's ``labels`` (n, L)) of every hypothesis."""
     from gapviz.theory.linemodel import LineModel
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from gapviz.discover.attribute import NONE
-from gapviz.discover.detect import DEFAULT_RESOLUTION
+from gapviz.instrument import RESOLUTION
 
 #: A clean line is at least this deep (central, at the median star) ...
 MIN_LINE_DEPTH = 0.02
@@ -73,7 +73,7 @@ def nearest_pixel(wavelength: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def clean_lines(linelist: pd.DataFrame, line_depth: np.ndarray, wavelength: np.ndarray,
-                resolution: float = DEFAULT_RESOLUTION, min_depth: float = MIN_LINE_DEPTH,
+                resolution: float = RESOLUTION, min_depth: float = MIN_LINE_DEPTH,
                 dominance: float = DOMINANCE) -> np.ndarray:
     """(nline,) bool: lines deep enough, dominant within λ/R, and centred within half a pixel of the grid."""
     lw = linelist["wavelength"].to_numpy(np.float64)
@@ -88,7 +88,7 @@ def clean_lines(linelist: pd.DataFrame, line_depth: np.ndarray, wavelength: np.n
 
 
 def species_patterns(flux: np.ndarray, wavelength: np.ndarray, linelist: pd.DataFrame, line_depth: np.ndarray,
-                     label_names: Sequence[str], resolution: float = DEFAULT_RESOLUTION) -> SpeciesPatterns:
+                     label_names: Sequence[str], resolution: float = RESOLUTION) -> SpeciesPatterns:
     """Per-species observed depth patterns over the stars; flux (n, npix) observed, NaN where unusable."""
     flux = np.asarray(flux, dtype=np.float64)
     clean = clean_lines(linelist, line_depth, wavelength, resolution)

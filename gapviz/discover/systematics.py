@@ -25,15 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-#: Pixel spacing jumps larger than this many median spacings separate independent segments (chip gaps).
-GAP_FACTOR = 5.0
-
-
-def segments(wavelength: np.ndarray) -> list[np.ndarray]:
-    """Index arrays of the contiguous stretches of ``wavelength`` (Å), split at gaps (chip or window edges)."""
-    step = np.diff(wavelength)
-    gaps = np.flatnonzero(step > GAP_FACTOR * np.median(step)) if step.size else np.zeros(0, int)
-    return np.split(np.arange(wavelength.size), gaps + 1)
+from gapviz.io.grids import segments
+from gapviz.stats import robust_sigma
 
 
 def instrumental_templates(wavelength: np.ndarray, theory_mean: np.ndarray) -> np.ndarray:
@@ -42,7 +35,7 @@ def instrumental_templates(wavelength: np.ndarray, theory_mean: np.ndarray) -> n
     flux = np.asarray(theory_mean, dtype=np.float64)
     out = np.full((2, wavelength.size), np.nan)
     for seg in segments(wavelength):
-        if seg.size < 3:
+        if seg.stop - seg.start < 3:
             continue
         d1 = np.gradient(flux[seg], wavelength[seg])
         out[0, seg] = d1
@@ -82,7 +75,7 @@ def remove_systematics(
     for _ in range(n_iter):
         coef = np.linalg.lstsq(design[fit], signal[fit], rcond=None)[0]
         resid = signal - design @ coef
-        scale = 1.4826 * np.median(np.abs(resid[usable] - np.median(resid[usable])))
+        scale = robust_sigma(resid[usable])
         if not scale > 0:
             break
         fit = usable & (np.abs(resid) < n_clip * scale)

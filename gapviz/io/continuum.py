@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from gapviz.io.grids import aspcap_continuum_pixels, aspcap_wavelength, chip_of
+from gapviz.stats import robust_sigma
 
 #: Fewest usable continuum pixels a chip needs for its fit; below this the chip is marked unusable.
 MIN_CONTINUUM_PIXELS = 20
@@ -55,7 +56,7 @@ def _fit_chip(x: np.ndarray, flux: np.ndarray, ivar: np.ndarray, use: np.ndarray
         coef, *_ = np.linalg.lstsq(vander, flux[use] * w, rcond=None)
         resid = (flux - np.polynomial.chebyshev.chebval(x, coef)) * np.sqrt(ivar)
         r = resid[use]
-        scale = 1.4826 * np.median(np.abs(r - np.median(r)))
+        scale = robust_sigma(r)
         if not np.isfinite(scale) or scale <= 0:
             break
         keep = use & (resid > -clip_low * scale) & (resid < clip_high * scale)

@@ -43,6 +43,21 @@ def chip_of(wavelength: np.ndarray) -> np.ndarray:
     return out
 
 
+#: A pixel step larger than this many median steps separates two stretches of a grid (a chip or window gap).
+GAP_FACTOR = 5.0
+
+
+def segments(wavelength: np.ndarray) -> list[slice]:
+    """The contiguous stretches of a grid (Å) as slices, split where a step exceeds ``GAP_FACTOR`` × the
+    median step (chip gaps, window edges); one slice for a grid without gaps."""
+    step = np.diff(np.asarray(wavelength, dtype=np.float64))
+    if step.size == 0:
+        return [slice(0, np.size(wavelength))]
+    breaks = np.flatnonzero(step > GAP_FACTOR * np.median(step)) + 1
+    edges = [0, *breaks.tolist(), np.size(wavelength)]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
 #: The shipped sample's windows: (first vacuum Å, number of pixels) cut from the ASPCAP grid. Chosen to hold
 #: Mn I + OH (blue), Ti I + Mg I (blue), Ca I + the CO 4-1 band head (green), Al I + Fe I + CN (red).
 SAMPLE_WINDOWS: tuple[tuple[float, int], ...] = ((15200.0, 256), (15700.0, 256), (16150.0, 256), (16700.0, 256))

@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 
 from gapviz.errors import GapvizError
+from gapviz.instrument import RESOLUTION
 from gapviz.io.spectra import Spectra, write_spectra
 from gapviz.labels import DEFAULT_LABELS
 from gapviz.mock import missing
 from gapviz.mock.effects import ObservingEffects, observe
 from gapviz.mock.population import latin_hypercube, observed_population
 from gapviz.mock.truth import Truth, write_truth
+from gapviz.stats import chi2nu
 
 #: The reference giant at which truth depths are quoted: teff 4700 K, logg 2.5, solar abundances.
 REFERENCE_STAR: dict[str, float] = {"teff": 4700.0, "logg": 2.5}
@@ -58,7 +60,7 @@ class MockConfig:
     perturb_fraction: float = 0.1
     seed: int = 0
     grid: str = "sample"
-    resolution: float = 22500.0
+    resolution: float = RESOLUTION
     effects: ObservingEffects = field(default_factory=ObservingEffects)
     depth_threshold: float = 0.02
     max_depth: float = 0.25
@@ -169,13 +171,6 @@ def quantise_relative(x: np.ndarray, bits: int) -> np.ndarray:
     return np.ldexp(np.round(mantissa * 2.0**bits) / 2.0**bits, exponent)
 
 
-def chi2nu(flux: np.ndarray, flux_err: np.ndarray, model: np.ndarray) -> np.ndarray:
-    """(nstar,) reduced χ² over usable pixels (finite, positive flux_err)."""
-    ok = np.isfinite(flux_err) & (flux_err > 0) & np.isfinite(flux)
-    z = np.where(ok, (flux - model) / np.where(ok, flux_err, 1.0), 0.0)
-    return (z**2).sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
-
-
 def command_line(cfg: MockConfig) -> str:
     """The ``gapviz mock`` command that reproduces ``cfg`` (for provenance)."""
     lo, hi = cfg.effects.snr_range
@@ -281,7 +276,7 @@ def run_mock(cfg: MockConfig, model_factory=None, linelist: pd.DataFrame | None 
     syn_flux = quantise(model_spectra(theory, syn_labels), SYNTHETIC_STEP)
     flux, flux_err, snr = observe(model_spectra(observer, obs_labels), wavelength, cfg.effects, rng_obs)
     flux, flux_err = quantise(flux, OBSERVED_STEP), quantise_relative(flux_err, ERR_BITS)
-    chi2 = chi2nu(flux, flux_err, model_spectra(theory, obs_labels))
+    chi2 = chi2nu(flux - model_spectra(theory, obs_labels), flux_err)  # at the true labels: nothing fitted
 
     truth = _truth(cfg, gap, obs_labels, snr, chi2, r_obs)
     out = Path(cfg.out_dir)

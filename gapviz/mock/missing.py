@@ -11,7 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from gapviz.labels import MOLECULE_ELEMENT, UNSCALED_ELEMENTS, element_to_label, line_element  # noqa: F401
+from gapviz.labels import (  # noqa: F401
+    MOLECULE_ELEMENT,
+    UNSCALED_ELEMENTS,
+    element_to_label,
+    line_element,
+)
+
 
 def stratified_choice(species: np.ndarray, eligible: np.ndarray, fraction: float,
                       rng: np.random.Generator) -> np.ndarray:

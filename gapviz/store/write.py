@@ -11,17 +11,16 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import h5netcdf
 import h5py
 import numpy as np
 import pandas as pd
 
-from gapviz.errors import GapvizError
 from gapviz.files import atomic_path
 from gapviz.io.grids import chip_of
 from gapviz.store import schema as S
+from gapviz.store.paths import check_target, store_file  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -34,24 +33,6 @@ class StoreLayout:
     bin_centres: dict[str, np.ndarray] = field(default_factory=dict)
     chunk_stars: int = 256
     cubes: tuple[str, ...] = tuple(S.CUBES)
-
-
-def store_file(store_dir: str | os.PathLike) -> Path:
-    """``STORE_DIR/store.nc`` (a path already ending in .nc is returned as is)."""
-    p = Path(store_dir)
-    return p if p.suffix == ".nc" else p / S.STORE_FILE
-
-
-def check_target(store_dir: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse an existing store before any work is done; return the store file path."""
-    path = store_file(store_dir)
-    if path.exists() and not overwrite:
-        raise GapvizError(
-            f"{path}: a store already exists here; refusing to overwrite it (pass --overwrite to replace it)"
-        )
-    if Path(store_dir).exists() and not Path(store_dir).is_dir() and Path(store_dir).suffix != ".nc":
-        raise GapvizError(f"{store_dir}: exists and is not a directory; expected a store directory")
-    return path
 
 
 def _spec(name: str, layout: StoreLayout) -> S.VarSpec:

@@ -59,11 +59,16 @@ import torch
 from torch import nn
 
 from gapviz.errors import GapvizError
+from gapviz.instrument import RESOLUTION, lsf_sigma
 from gapviz.io.linelist import ATOMIC_NUMBER, parse_species
 from gapviz.labels import DEFAULT_LABELS, LABELS, label_info
 from gapviz.theory.abundances import element_constants, partition_functions
 from gapviz.theory.profiles import (
-    C_KMS, binned_profile_matrix, doppler_b, instrument_sigma, saturate, saturation_factor,
+    C_KMS,
+    binned_profile_matrix,
+    doppler_b,
+    saturate,
+    saturation_factor,
 )
 
 LN10 = math.log(10.0)
@@ -116,7 +121,7 @@ class LineModel(nn.Module):
         self,
         linelist: pd.DataFrame,
         wavelength: np.ndarray,
-        resolution: float = 22500.0,
+        resolution: float = RESOLUTION,
         label_names: Sequence[str] = DEFAULT_LABELS,
         microturbulence: float = 1.5,
         broadening_teff: float = 4750.0,
@@ -154,7 +159,7 @@ class LineModel(nn.Module):
         if missing:
             raise GapvizError(f"LineModel: line list lacks column(s) {missing}; read it with gapviz.io.linelist")
         wl = linelist["wavelength"].to_numpy(float)
-        sigma = wl / (self.resolution * 2.3548) * 1.2  # generous: instrument plus Doppler
+        sigma = lsf_sigma(wl, self.resolution) * 1.2  # generous: instrument plus Doppler
         lo = np.searchsorted(self.wavelength, wl - nsigma * sigma)
         hi = np.searchsorted(self.wavelength, wl + nsigma * sigma)
         lines = linelist.loc[hi > lo].reset_index(drop=True)
@@ -245,9 +250,9 @@ class LineModel(nn.Module):
         # per-line constants: intrinsic τ0 ∝ gf λ² / b; weak-line observed peak τ0 b / (√2 σ) ∝ gf λ² / σ
         wl = lines["wavelength"].to_numpy(float)
         b = doppler_b(wl, np.array([sum(consts[e][2] for e in a) for a in atoms]), broadening_teff, microturbulence)
-        self.line_sigma = np.sqrt(b**2 / 2.0 + instrument_sigma(wl, self.resolution) ** 2)  # Å
+        self.line_sigma = np.sqrt(b**2 / 2.0 + lsf_sigma(wl, self.resolution) ** 2)  # Å
         b_typ = doppler_b(REFERENCE_WAVELENGTH, TYPICAL_MASS, broadening_teff, microturbulence)
-        sigma_typ = math.sqrt(b_typ**2 / 2.0 + instrument_sigma(REFERENCE_WAVELENGTH, self.resolution) ** 2)
+        sigma_typ = math.sqrt(b_typ**2 / 2.0 + lsf_sigma(REFERENCE_WAVELENGTH, self.resolution) ** 2)
         self._log_k = math.log10(math.sqrt(2.0) * sigma_typ / b_typ)  # observed / intrinsic width
         chi_eff = lines["elow_ev"].to_numpy(float) / np.where(mols, MOLECULE_LAYER, 1.0)
         b_ref = REFERENCE_WAVELENGTH * 1.5 / C_KMS

@@ -17,18 +17,12 @@ from scipy.special import voigt_profile
 C_KMS = 299792.458
 K_BOLTZMANN = 1.380649e-16  # erg/K
 AMU = 1.66053907e-24  # g
-FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
 def doppler_b(wavelength: np.ndarray, mass_amu: np.ndarray, teff: float, microturbulence: float) -> np.ndarray:
     """(nline,) Doppler parameter b (Å): thermal at ``teff`` (K) for ``mass_amu`` plus microturbulence (km/s)."""
     v_thermal = np.sqrt(2.0 * K_BOLTZMANN * teff / (np.asarray(mass_amu) * AMU)) / 1e5
     return np.asarray(wavelength) * np.sqrt(v_thermal**2 + microturbulence**2) / C_KMS
-
-
-def instrument_sigma(wavelength: np.ndarray, resolution: float) -> np.ndarray:
-    """Gaussian σ (Å) of an instrument of resolving power λ/FWHM = ``resolution``."""
-    return np.asarray(wavelength) / resolution / FWHM_PER_SIGMA
 
 
 #: Voigt damping parameter a = Γ / (4π Δν_D) of the curve of growth: typical of van der Waals-broadened

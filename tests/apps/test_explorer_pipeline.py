@@ -9,7 +9,7 @@ from bokeh.document import Document
 
 @pytest.mark.e2e
 def test_explorer_on_a_pipeline_store(tmp_path):
-    from gapviz.discover.toy import standard_toy, toy_line_depths, toy_observed, toy_population, toy_synthetic
+    from gapviz.testing.toy import standard_toy, toy_line_depths, toy_observed, toy_population, toy_synthetic
     from gapviz.io.grids import sample_wavelength
     from gapviz.io.linelist import write_linelist_csv
     from gapviz.io.spectra import write_spectra

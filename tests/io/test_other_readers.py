@@ -1,4 +1,4 @@
-"""Text and Cycle-StarNet readers, and dispatch by content in read_any / describe."""
+"""Text and Cycle-StarNet readers, and dispatch by content in detect_kind / read_any."""
 
 from __future__ import annotations
 
@@ -105,47 +105,3 @@ def test_read_any_dispatches_by_content(tmp_path, raw_h5, apogee_files, make_spe
     (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02garbage")
     with pytest.raises(GapvizError, match="unknown file kind"):
         readers.read_any(tmp_path / "blob.bin")
-
-
-def test_describe_spectra_file(tmp_path, make_spectra):
-    s = make_spectra(n_star=7)
-    s.flux_err[0, :4] = np.inf
-    text = readers.describe(write_spectra(s, tmp_path / "set.h5"))
-    assert "stars: 7" in text and "40 px, 15200.00-15240.00 Å (vacuum)" in text
-    teff = s.labels["teff"]
-    assert f"{'teff':8s} {teff.min():10.3f} {np.median(teff):10.3f} {teff.max():10.3f}" in text
-    assert "percentiles 5/16/50/84/95" in text
-    assert f"bad pixels: {100 * 4 / (7 * 40):.2f} %" in text
-
-
-def test_describe_streams_in_chunks(tmp_path, make_spectra, monkeypatch):
-    monkeypatch.setattr(readers, "CHUNK_ROWS", 2)
-    s = make_spectra(n_star=5)
-    s.flux_err[4, :] = 0.02  # S/N halves for the last star: the percentiles must see every chunk
-    text = readers.describe(write_spectra(s, tmp_path / "set.h5"))
-    snr = np.median(s.flux / s.flux_err, axis=1)
-    expect = " / ".join(f"{x:.1f}" for x in np.percentile(snr, [5, 16, 50, 84, 95]))
-    assert expect in text
-
-
-def test_describe_generic_hdf5_and_netcdf(tmp_path, raw_h5):
-    truth = raw_h5(tmp_path / "truth.h5", {"removed/wavelength": np.arange(3.0), "star_id": np.arange(4)},
-                   attrs={"seed": 7})
-    text = readers.describe(truth)
-    assert "/removed/wavelength  (3,) float64" in text and "seed=7" in text
-    store = raw_h5(tmp_path / "store.nc", {"flux_obs": np.zeros((2, 3))}, attrs={"Conventions": "CF-1.8"})
-    text = readers.describe(store)
-    assert "netCDF4" in text and "/flux_obs  (2, 3)" in text
-
-
-def test_describe_linelist(tmp_path):
-    pytest.importorskip("gapviz.io.linelist")
-    from gapviz.io.linelist import read_linelist
-
-    path = tmp_path / "lines.csv"
-    path.write_text("wavelength,species,loggf,elow_ev,medium\n15200.0,Fe I,-1.0,4.5,vacuum\n"
-                    "15300.0,Fe I,-2.0,5.0,vacuum\n15400.0,OH,-5.0,0.5,vacuum\n")
-    table = read_linelist(path)  # the reader is another module's; describe must agree with it
-    text = readers.describe(path)
-    assert f"lines: {len(table)}" in text
-    assert "Fe I 2" in text

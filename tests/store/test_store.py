@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from gapviz.discover.toy import standard_toy, toy_line_depths, toy_observed, toy_population, toy_synthetic
+from gapviz.testing.toy import standard_toy, toy_line_depths, toy_observed, toy_population, toy_synthetic
 from gapviz.errors import GapvizError
 from gapviz.io.grids import sample_wavelength
 from gapviz.io.linelist import write_linelist_csv

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from gapviz.discover.toy import standard_toy, toy_line_depths, toy_observed, toy_population
+from gapviz.testing.toy import standard_toy, toy_line_depths, toy_observed, toy_population
 from gapviz.io.grids import sample_wavelength
 from gapviz.io.linelist import write_linelist_csv
 from gapviz.io.spectra import write_spectra

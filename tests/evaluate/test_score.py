@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gapviz.discover.score import format_scores, label_scatter, score_candidates
+from gapviz.evaluate.score import format_scores, label_scatter, score_candidates
 from gapviz.errors import GapvizError
 
 R = 22500.0

@@ -36,6 +36,7 @@ import pandas as pd
 
 from gapviz.discover.rank import absent_absorption
 from gapviz.errors import GapvizError
+from gapviz.stats import robust_sigma
 
 MIN_DEPTH = 0.02
 DEPTH_BINS = (0.02, 0.05, 0.1, 0.2, 1.0)
@@ -145,7 +146,7 @@ def label_scatter(inferred: dict[str, np.ndarray], star_id: np.ndarray,
         if d.size == 0:
             continue
         out[name] = {"bias": _num(np.median(d)), "std": _num(np.std(d)),
-                     "mad_std": _num(1.4826 * np.median(np.abs(d - np.median(d))))}
+                     "mad_std": _num(robust_sigma(d))}
     return out
 
 

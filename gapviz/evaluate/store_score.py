@@ -10,10 +10,10 @@ import pandas as pd
 
 from gapviz.discover.baseline import baseline_candidates
 from gapviz.discover.crossmatch import read_linelist_in_range
-from gapviz.discover.detect import DEFAULT_RESOLUTION
-from gapviz.discover.score import label_scatter, score_candidates
 from gapviz.errors import GapvizError
+from gapviz.evaluate.score import label_scatter, score_candidates
 from gapviz.files import atomic_write_text
+from gapviz.instrument import RESOLUTION
 from gapviz.mock.truth import read_truth
 from gapviz.store import open_store, store_candidates
 
@@ -33,7 +33,7 @@ def score_store(store_dir: str | os.PathLike, truth_path: str | os.PathLike,
     if need:
         raise GapvizError(f"{truth_path}: /removed lacks {need}; expected a gapviz mock truth.h5 with /removed/"
                           "{wavelength,species,element,label,loggf,depth_ref,blended}")
-    resolution = float(ds.attrs.get("resolution", truth.attrs.get("resolution", DEFAULT_RESOLUTION)))
+    resolution = float(ds.attrs.get("resolution", truth.attrs.get("resolution", RESOLUTION)))
     method = str(ds.attrs.get("method", "adapted"))
     methods = {method: score_candidates(store_candidates(ds), truth.removed, resolution)}
     out = {"store": str(store_dir), "truth": str(truth_path), "resolution": resolution, "methods": methods}
@@ -65,4 +65,4 @@ def _baseline_candidates_for(ds, baseline_store) -> pd.DataFrame | str:
     lines = read_linelist_in_range(ds.attrs["linelist_path"], wl)
     ref_path = ds.attrs.get("reference_linelist_path", "")
     reference = read_linelist_in_range(ref_path, wl) if ref_path else None
-    return baseline_candidates(obs, syn, lines, float(ds.attrs.get("resolution", DEFAULT_RESOLUTION)), reference)[2]
+    return baseline_candidates(obs, syn, lines, float(ds.attrs.get("resolution", RESOLUTION)), reference)[2]

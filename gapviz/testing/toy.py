@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gapviz.discover.detect import FWHM_TO_SIGMA
+from gapviz.instrument import FWHM_TO_SIGMA, RESOLUTION
+from gapviz.io.grids import segments
 from gapviz.io.spectra import Spectra
 
 LABELS = ("teff", "logg", "fe_h", "mg_fe")
@@ -42,7 +43,7 @@ class ToyAdaptation:
     wavelength: np.ndarray
     lines: list[ToyLine]
     extra: list[ToyLine] = field(default_factory=list)
-    resolution: float = 22500.0
+    resolution: float = RESOLUTION
     label_names: list[str] = field(default_factory=lambda: list(LABELS))
 
     def _profiles(self, lines: list[ToyLine]) -> np.ndarray:
@@ -134,7 +135,7 @@ def toy_synthetic(model: ToyAdaptation, labels: np.ndarray) -> Spectra:
     return Spectra(model.wavelength, model.theory(labels), labels=dict(zip(LABELS, labels.T)), domain="synthetic")
 
 
-def _linelist(lines: list[ToyLine], species: list[str]) -> "pd.DataFrame":
+def _linelist(lines: list[ToyLine], species: list[str]):
     import pandas as pd
 
     from gapviz.io.linelist import vacuum_to_air
@@ -147,7 +148,7 @@ def _linelist(lines: list[ToyLine], species: list[str]) -> "pd.DataFrame":
     }).sort_values("wavelength", ignore_index=True)
 
 
-def standard_toy(wavelength: np.ndarray, resolution: float = 22500.0):
+def standard_toy(wavelength: np.ndarray, resolution: float = RESOLUTION):
     """A toy case on any grid of >= 48 pixels: (model, theory line list, reference line list, truth table).
 
     Four theory lines; three extra (missing) lines: one driven by ``mg_fe`` (Mg I), one by ``teff`` (CN),
@@ -156,8 +157,7 @@ def standard_toy(wavelength: np.ndarray, resolution: float = 22500.0):
     import pandas as pd
 
     wl = np.asarray(wavelength, dtype=np.float64)
-    gap = np.flatnonzero(np.diff(wl) > 5 * np.median(np.diff(wl)))
-    end = gap[0] if gap.size else wl.size - 1
+    end = segments(wl)[0].stop - 1
     at = lambda f: float(wl[0] + f * (wl[end] - wl[0]))  # noqa: E731
     lines = [ToyLine(at(0.12), 0.30, (-0.05, 0.0, 0.05, 0.0)), ToyLine(at(0.30), 0.20, (0.0, 0.03, 0.05, 0.0)),
              ToyLine(at(0.55), 0.25, (0.0, 0.0, 0.04, 0.05)), ToyLine(at(0.90), 0.30, (-0.04, 0.02, 0.03, 0.0))]
