@@ -23,7 +23,7 @@ from gapviz.testing.toy import (
 from gapviz.io.grids import sample_wavelength
 from gapviz.io.linelist import write_linelist_csv
 from gapviz.io.spectra import write_spectra
-from gapviz.pipeline import analyze
+from gapviz.workflow.analyze import analyze
 from gapviz.store.schema import CUBES
 
 

@@ -18,7 +18,7 @@ from gapviz.io.grids import sample_wavelength
 from gapviz.io.linelist import write_linelist_csv
 from gapviz.io.spectra import write_spectra
 from gapviz.mock.truth import Truth, write_truth
-from gapviz.pipeline import analyze
+from gapviz.workflow.analyze import analyze
 
 WL = sample_wavelength()
 N = 300

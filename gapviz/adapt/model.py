@@ -22,6 +22,7 @@ from gapviz.adapt.checkpoint import (
 from gapviz.adapt.config import config_from_dict
 from gapviz.adapt.data import prepare_arrays
 from gapviz.adapt.networks import PhysicalAdapter, build_networks
+from gapviz.adapt.theory_fit import TheoryFit
 from gapviz.errors import GapvizError
 from gapviz.theory.emulator import resolve_device
 
@@ -39,6 +40,8 @@ class Adaptation:
         self.metadata: dict = dict(payload.get("metadata", {}))
         self.summary: dict = dict(payload.get("summary", {}))
         self.emulator = emulator_from_payload(payload["emulator"], self.device)
+        #: The theory alone as a label fitter (what the finder refits stars with; saved beside a store).
+        self.theory_fit = TheoryFit(self.emulator, self.config.data.sigma_floor, self.config.data.sigma_max)
         gen, _, _ = build_networks(self.config.model, self.wavelength.size, payload["flux_mean"],
                                    payload["flux_std"], self.emulator)
         gen.load_state_dict(payload["state_dict"])
@@ -88,7 +91,7 @@ class Adaptation:
     # --- the §5 interface ----------------------------------------------------------------------------
     def theory(self, labels) -> np.ndarray:
         """The plain theory (emulator) at labels (n, L) → flux (n, npix) float32."""
-        return self._chunks(self.emulator, self._labels(labels))
+        return self.theory_fit.theory(self._labels(labels))
 
     def to_synthetic(self, flux, flux_err=None) -> np.ndarray:
         """Observed → its synthetic counterpart (n, npix) float32 (physical model: the theory at the encoded labels)."""
@@ -157,20 +160,10 @@ class Adaptation:
         return fit
 
     def fit_theory_labels(self, flux, flux_err, **kw):
-        """Labels of each star by χ² through the theory (the emulator) alone → LabelFit.
-
-        Pixels whose flux_err is non-finite or ≤ 0 are left out, so a caller can fit a star without some
-        features (``gapviz.pipeline`` does, to see how each feature varies from star to star).
-        """
-        from gapviz.adapt.infer import fit_labels
-
-        arrays = self._arrays(flux, flux_err)
-        err = np.where(arrays["mask"] > 0, arrays["sigma"], np.nan)
-        kw.setdefault("n_starts", 8)
-        fit = fit_labels(self.emulator, arrays["flux"], err, self.emulator.label_min.cpu().numpy(),
-                         self.emulator.label_max.cpu().numpy(), device=self.device, **kw)
-        fit.label_names = list(self.label_names)
-        return fit
+        """Labels of each star by χ² through the theory (the emulator) alone → LabelFit
+        (``gapviz.adapt.theory_fit.TheoryFit.fit_labels``)."""
+        self._arrays(flux, flux_err)  # the same shape checks as every other map
+        return self.theory_fit.fit_labels(flux, flux_err, **kw)
 
     def response(self, labels, flux, flux_err=None) -> tuple[np.ndarray, np.ndarray]:
         """(d_adapted, d_theory), each (n, L, npix) float32: ∂flux/∂label (flux per label unit) at each star's

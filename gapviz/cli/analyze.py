@@ -1,16 +1,15 @@
-"""`gapviz analyze RUN_DIR --observed O.h5 --linelist L --out STORE_DIR`: store + ranked candidates."""
+"""`gapviz analyze RUN_DIR --observed O.h5 --linelist L --out STORE_DIR`: apply then find in a row."""
 
 from __future__ import annotations
 
-from gapviz.instrument import RESOLUTION
+from gapviz.cli.find import add_attribution
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "analyze",
-        help="write the per-pixel store and the ranked missing-line candidates of a trained run",
-        description="Infer labels, evaluate theory/adapted models for every observed star, write "
-        "STORE_DIR/store.nc (netCDF4, CF-1.8) and STORE_DIR/candidates.csv.",
+        help="apply a trained run and find the missing-line candidates ('gapviz apply' then 'gapviz find')",
+        description="Write STORE_DIR/store.nc (netCDF4, CF-1.8), STORE_DIR/theory.pt and STORE_DIR/candidates.csv.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished 'gapviz train' run (ignored by --method baseline)")
     p.add_argument("--observed", required=True, metavar="O.h5", help="observed spectra file")
@@ -19,17 +18,14 @@ def add_parser(sub) -> None:
     p.add_argument("--reference-linelist", metavar="R", help="a fuller line list to identify candidates with")
     p.add_argument("--out", required=True, metavar="STORE_DIR", help="output directory")
     p.add_argument("--method", choices=("adapted", "baseline"), default="adapted")
-    p.add_argument("--attribution", choices=("hypothesis", "species", "regression", "response"), default="hypothesis",
-                   help="attribution: hypothetical lines fitted to the per-star correction "
-                        "(gapviz.discover.hypotheses), species behaviour (.species) or a label rule (.attribute)")
-    p.add_argument("--resolution", type=float, default=RESOLUTION, help="instrument resolving power λ/FWHM")
+    add_attribution(p)
     p.add_argument("--chunk-size", type=int, default=256, metavar="N", help="stars per chunk (memory bound)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    from gapviz.pipeline import analyze
+    from gapviz.workflow.analyze import analyze
 
     result = analyze(
         args.run_dir, args.observed, args.linelist, args.out, synthetic=args.synthetic,

@@ -30,7 +30,7 @@ def _default_recipe() -> str | None:
 
 def _run(args) -> int:
     from gapviz.evaluate.score import format_scores
-    from gapviz.sample_run import run_sample
+    from gapviz.workflow.run import run_sample
 
     config = args.config if args.config is not None else _default_recipe()
     scores = run_sample(args.sample, args.out, minutes=args.minutes, config=config, overwrite=args.overwrite)

@@ -14,6 +14,11 @@ import numpy as np
 N_SIGMA_STAR = 2.0
 
 
+def even_rows(n: int, at_most: int) -> np.ndarray:
+    """At most ``at_most`` star indices spread evenly over ``n`` stars (sorted, unique)."""
+    return np.unique(np.linspace(0, n - 1, min(n, at_most)).astype(int)) if n else np.zeros(0, int)
+
+
 def bin_edges(values: np.ndarray, n_bins: int = 8) -> np.ndarray:
     """(n_bins + 1,) equal-width edges spanning the 1st-99th percentile of ``values`` (NaN ignored)."""
     finite = values[np.isfinite(values)]
@@ -123,8 +128,8 @@ class Accumulator:
                 "residual_theory_mean": self.sum_res_theory / n,
                 "residual_adapted_mean": self.sum_res_adapted / n,
                 "flux_theory_mean": self.sum_theory / np.where(self.n_theory > 0, self.n_theory, np.nan),
-                "n_below": self.n_below,
-                "n_above": self.n_above,
+                "correction_n_below": self.n_below.astype(np.int32),
+                "correction_n_above": self.n_above.astype(np.int32),
             }
             for k in self.edges:
                 out[f"correction_by_{k}"] = self.bin_sum[k] / np.where(self.bin_n[k] > 0, self.bin_n[k], np.nan)

@@ -18,6 +18,10 @@ from gapviz.labels import label_info
 CONVENTIONS = "CF-1.8"
 STORE_FILE = "store.nc"
 CANDIDATES_FILE = "candidates.csv"
+#: The theory a store was made with (the run's emulator as a label fitter), kept beside store.nc for the finder.
+THEORY_FILE = "theory.pt"
+#: Dimensions the finder (re)writes: unlimited, so ``gapviz find`` can rewrite them on an existing store.
+FINDER_DIMS: tuple[str, ...] = ("candidate", "line")
 BINNED_LABELS: tuple[str, ...] = ("teff", "logg", "fe_h")
 INT16_FILL = np.int16(-32768)
 
@@ -97,6 +101,10 @@ WAVELENGTH_VARS: dict[str, VarSpec] = {
         VarSpec("correction_mean", ("wavelength",), "f4", "1", "mean of correction over usable stars"),
         VarSpec("correction_std", ("wavelength",), "f4", "1", "standard deviation of correction over usable stars"),
         VarSpec("correction_n", ("wavelength",), "i4", "1", "number of stars usable at the pixel"),
+        VarSpec("correction_n_below", ("wavelength",), "i4", "1",
+                "number of stars whose correction is below -2 flux_err at the pixel (absorption-like)"),
+        VarSpec("correction_n_above", ("wavelength",), "i4", "1",
+                "number of stars whose correction is above +2 flux_err at the pixel (emission-like)"),
         VarSpec("residual_theory_mean", ("wavelength",), "f4", "1", "mean of residual_theory over usable stars"),
         VarSpec("residual_adapted_mean", ("wavelength",), "f4", "1", "mean of residual_adapted over usable stars"),
         VarSpec("flux_theory_mean", ("wavelength",), "f4", "1", "mean of flux_theory over all stars"),
@@ -128,6 +136,8 @@ LABEL_VARS: dict[str, VarSpec] = {
 CANDIDATE_VARS: dict[str, VarSpec] = {
     v.name: v
     for v in [
+        VarSpec("candidate_rank", ("candidate",), "i4", "1",
+                "rank (1 = best): absorption features absent from the line list first, then by score"),
         VarSpec("candidate_wavelength", ("candidate",), "f8", "Angstrom", "candidate feature vacuum wavelength"),
         VarSpec("candidate_depth", ("candidate",), "f4", "1",
                 "candidate depth below the theory (positive absorption, negative emission)"),
@@ -155,6 +165,13 @@ CANDIDATE_VARS: dict[str, VarSpec] = {
         VarSpec("candidate_score", ("candidate",), "f4", "1", "ranking score: significance times absolute depth"),
         VarSpec("candidate_identification", ("candidate",), "str", "1",
                 "strongest reference-list line within one resolution element ('species wavelength')"),
+        VarSpec("candidate_kind", ("candidate",), "str", "1", "absorption or emission (sign of the feature)"),
+        VarSpec("candidate_n_merged", ("candidate",), "i4", "1",
+                "number of detected components merged into the candidate (same sign, within half a resolution "
+                "element)"),
+        VarSpec("candidate_linelist_depth", ("candidate",), "f4", "1",
+                "depth of the deepest theory line within one resolution element (0 if none)"),
+        VarSpec("candidate_pixel", ("candidate",), "i4", "1", "pixel index of the candidate on the wavelength grid"),
     ]
 }
 

@@ -2,21 +2,25 @@
 
 Memory stays bounded by one chunk: cubes are written with h5netcdf region writes, aggregates are sums
 (``gapviz.store.aggregate``). The file is built under a temporary name beside the target and renamed
-only when complete (``gapviz.files.atomic_path``).
+only when complete (``gapviz.files.atomic_path``). The finder's dimensions (``candidate``, ``line``) are
+unlimited, so ``update_store`` can rewrite them on a copy of an existing store, renamed over it when done.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import h5netcdf
 import h5py
 import numpy as np
 import pandas as pd
 
+from gapviz.errors import GapvizError
 from gapviz.files import atomic_path
 from gapviz.io.grids import chip_of
 from gapviz.store import schema as S
@@ -54,12 +58,21 @@ def _spec(name: str, layout: StoreLayout) -> S.VarSpec:
 class StoreWriter:
     """Writes one store through an open h5netcdf file; use ``create_store``."""
 
-    def __init__(self, f: h5netcdf.File, layout: StoreLayout):
+    def __init__(self, f: h5netcdf.File, layout: StoreLayout, new: bool = True):
         self.f, self.layout = f, layout
+        self._star_coords = ""
+        if new:
+            self._define()
+
+    def _define(self) -> None:
+        """Dimensions, coordinates and the (empty) star variables of a new store."""
+        f, layout = self.f, self.layout
         nstar, npix = layout.n_star, layout.wavelength.size
         f.dimensions = {"star": nstar, "wavelength": npix, "label": len(layout.label_names)}
         for lab, centres in layout.bin_centres.items():
             f.dimensions[f"{lab}_bin"] = len(centres)
+        for dim in S.FINDER_DIMS:
+            f.dimensions[dim] = None  # unlimited: the finder sets their length
         star_coords = ["star_id", "snr"] + [n for lab in layout.label_names for n in (lab, f"{lab}_err")]
         self._star_coords = " ".join(star_coords)
         self.write("wavelength", layout.wavelength)
@@ -79,6 +92,8 @@ class StoreWriter:
         spec = _spec(name, self.layout)
         if name in self.f.variables:
             return self.f.variables[name]
+        if any(d in S.FINDER_DIMS for d in spec.dims):
+            chunks = (1024,)  # an unlimited dimension needs a chunked dataset
         if spec.dtype == "str":
             var = self.f.create_variable(name, spec.dims, dtype=h5py.string_dtype())
         else:
@@ -139,8 +154,14 @@ class StoreWriter:
             self.write(name, v)
 
     def write_table(self, table: pd.DataFrame, dim: str, prefix: str, columns: list[str]) -> None:
-        """Write DataFrame columns as variables ``<prefix><column>`` on a new dimension ``dim``."""
-        self.f.dimensions[dim] = len(table)
+        """Write DataFrame columns as variables ``<prefix><column>`` on the unlimited dimension ``dim``
+        (its length becomes ``len(table)``; missing columns are written as "" or NaN)."""
+        for col in columns:
+            self._create(prefix + col)
+        if not self.f.dimensions[dim].isunlimited():
+            raise GapvizError(f"{self.f.filename}: the '{dim}' dimension has a fixed length (a store written by an "
+                              "older gapviz); write the store again with 'gapviz apply'")
+        self.f.resize_dimension(dim, len(table))
         for col in columns:
             name = prefix + col
             is_str = _spec(name, self.layout).dtype == "str"
@@ -162,6 +183,25 @@ def create_store(path: str | os.PathLike, layout: StoreLayout, overwrite: bool =
         with h5netcdf.File(tmp, "w") as f:
             f.attrs["Conventions"] = S.CONVENTIONS
             yield StoreWriter(f, layout)
+
+
+def existing_layout(f: h5netcdf.File) -> StoreLayout:
+    """The layout of an open store file (what the schema lookups need; nothing is created)."""
+    labels = [str(v) for v in f.variables["label"][:]] if "label" in f.variables else []
+    bins = {n.removesuffix("_bin"): np.asarray(f.variables[n][:]) for n in f.dimensions if n.endswith("_bin")}
+    return StoreLayout(np.asarray(f.variables["wavelength"][:]), f.dimensions["star"].size, labels, bins,
+                       cubes=())
+
+
+@contextlib.contextmanager
+def update_store(path: str | os.PathLike) -> Iterator[StoreWriter]:
+    """Yield a writer on a copy of the existing store ``path``; the copy replaces it only if the block succeeds
+    (an interrupted update leaves the store as it was)."""
+    path = Path(path)
+    with atomic_path(path, overwrite=True) as tmp:
+        shutil.copyfile(path, tmp)
+        with h5netcdf.File(tmp, "a") as f:
+            yield StoreWriter(f, existing_layout(f), new=False)
 
 
 CANDIDATE_COLUMNS = [n.removeprefix("candidate_") for n in S.CANDIDATE_VARS]

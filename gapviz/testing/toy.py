@@ -94,6 +94,11 @@ class ToyAdaptation:
         """The toy's label fit already uses the theory alone."""
         return self.fit_labels(flux, flux_err)
 
+    @property
+    def theory_fit(self) -> "ToyAdaptation":
+        """The theory alone as a label fitter (``fit_labels``, ``theory``): the toy itself."""
+        return self
+
     def adapted(self, flux: np.ndarray, flux_err: np.ndarray | None = None) -> np.ndarray:
         return self.truth_flux(self.fit_labels(flux, flux_err).labels)
 

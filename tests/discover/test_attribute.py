@@ -11,7 +11,7 @@ from gapviz.testing.toy import standard_toy, toy_line_depths, toy_observed, toy_
 from gapviz.io.grids import sample_wavelength
 from gapviz.io.linelist import write_linelist_csv
 from gapviz.io.spectra import write_spectra
-from gapviz.pipeline import analyze
+from gapviz.workflow.analyze import analyze
 
 WL = sample_wavelength()
 NAMES = ["teff", "logg", "fe_h", "mg_fe"]

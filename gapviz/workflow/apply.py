@@ -1,0 +1,137 @@
+"""`gapviz apply`: a trained run and an observed set → the per-pixel store ``STORE_DIR/store.nc``.
+
+Two passes over the observed file, one star chunk at a time (memory bounded by a chunk):
+1. every star's labels through the adapted model (``Adaptation.fit_labels``; labels are small and kept),
+   which fixes the label bins and the population spread;
+2. theory, synthetic counterpart and adapted model of each star → the cubes and per-star figures
+   (``gapviz.store.products``), written as they come, and the aggregates (``gapviz.store.aggregate``).
+The run's theory (``Adaptation.theory_fit``) is saved beside the store as ``theory.pt`` for ``gapviz find``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from gapviz import __version__
+from gapviz.errors import GapvizError
+from gapviz.io.spectra import SpectraFile, check_same_grid
+from gapviz.store import schema as S
+from gapviz.store.aggregate import Accumulator, bin_edges, even_rows
+from gapviz.store.paths import check_target, store_dir
+from gapviz.store.products import star_products
+from gapviz.store.write import StoreLayout, create_store
+
+#: Responses (Jacobians) are averaged over at most this many stars, spread evenly over the set.
+RESPONSE_STARS = 256
+
+
+@dataclass
+class ApplyResult:
+    """What ``apply`` wrote."""
+
+    store_path: Path
+    n_star: int
+    chi2nu_theory_median: float
+    chi2nu_adapted_median: float
+    seconds: float
+
+    def summary(self) -> str:
+        return (f"{self.n_star} stars; chi2nu (median) {self.chi2nu_theory_median:.3g} -> "
+                f"{self.chi2nu_adapted_median:.3g} in {self.seconds:.1f} s\nstore: {self.store_path}")
+
+
+def chunks(n: int, size: int) -> list[tuple[int, int]]:
+    """(start, stop) star ranges of at most ``size`` stars covering ``n``."""
+    return [(s, min(n, s + size)) for s in range(0, n, size)]
+
+
+def median_or_nan(values: np.ndarray) -> float:
+    return float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
+
+
+def history(stage: str) -> str:
+    """A CF ``history`` line for a stage run now."""
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} gapviz {__version__} {stage}"
+
+
+def apply(run_dir: str | os.PathLike | None, observed: str | os.PathLike, out: str | os.PathLike,
+          synthetic: str | os.PathLike | None = None, overwrite: bool = False, chunk_size: int = 256,
+          adaptation=None, progress: bool = True) -> ApplyResult:
+    """Write ``out/store.nc`` (and ``out/theory.pt``); see the module docstring.
+
+    ``adaptation`` overrides loading ``run_dir`` (any object with the ARCHITECTURE.md §5 interface).
+    """
+    t0 = time.perf_counter()
+    if chunk_size < 1:
+        raise GapvizError(f"--chunk-size {chunk_size}: expected a positive number of stars")
+    store_path = check_target(out, overwrite)
+    if adaptation is None:
+        if run_dir is None:
+            raise GapvizError("apply needs RUN_DIR, a finished 'gapviz train' run")
+        from gapviz.adapt import load_adaptation
+
+        adaptation = load_adaptation(run_dir, device="cpu")
+    with SpectraFile(observed) as obs:
+        wl = obs.wavelength
+        check_same_grid(np.asarray(adaptation.wavelength, dtype=np.float64), wl,
+                        f"RUN_DIR {run_dir} (the trained model's grid)", f"{observed}")
+        if synthetic is not None:
+            with SpectraFile(synthetic) as syn:
+                check_same_grid(syn.wavelength, wl, str(synthetic), str(observed))
+        names = list(adaptation.label_names)
+        labels, labels_err = _fit_all(adaptation, obs, chunk_size, progress)
+        mean, std = np.nanmean(labels, axis=0), np.nanstd(labels, axis=0)
+        edges = {k: bin_edges(labels[:, names.index(k)]) for k in S.BINNED_LABELS if k in names}
+        layout = StoreLayout(wl, obs.n_star, names, {k: 0.5 * (e[1:] + e[:-1]) for k, e in edges.items()},
+                             chunk_stars=chunk_size)
+        acc = Accumulator(wl.size, names, mean, std, edges)
+        chi_t, chi_a = np.empty(obs.n_star), np.empty(obs.n_star)
+        respond = even_rows(obs.n_star, RESPONSE_STARS)
+        with create_store(store_path, layout, overwrite=overwrite) as writer:
+            for a, b in tqdm(chunks(obs.n_star, chunk_size), desc="apply", unit="chunk", disable=not progress):
+                s = obs.read(slice(a, b))
+                flux = s.flux.astype(np.float64)
+                err = (s.flux_err if s.flux_err is not None else np.full_like(s.flux, np.nan)).astype(np.float64)
+                lab = labels[a:b]
+                p = star_products(flux, err, adaptation.theory(lab), adaptation.to_synthetic(flux, err),
+                                  adaptation.adapted(flux, err), len(names))
+                chi_t[a:b], chi_a[a:b] = p["chi2nu_theory"], p["chi2nu_adapted"]
+                ids = s.star_id if s.star_id is not None else np.array([f"star{i}" for i in range(a, b)])
+                star = {"star_id": ids} | {n: lab[:, j] for j, n in enumerate(names)} \
+                    | {f"{n}_err": labels_err[a:b, j] for j, n in enumerate(names)}
+                writer.write_stars(a, p | star)
+                acc.update(p["correction"], p["residual_theory"], p["residual_adapted"], p["flux_err"],
+                           p["pixel_mask"].astype(bool), lab, theory=p["flux_theory"])
+                pick = respond[(respond >= a) & (respond < b)] - a
+                if pick.size:
+                    d_adapted, d_theory = adaptation.response(lab[pick], flux[pick], err[pick])
+                    acc.update_response(np.asarray(d_adapted, np.float64), np.asarray(d_theory, np.float64))
+            writer.write_many(acc.result() | {"label_spread": std.astype(np.float32)})
+            writer.set_attrs({
+                "title": "gapviz residual store: observed spectra, theory, adapted model and learned corrections",
+                "gapviz_version": __version__, "run_dir": str(run_dir or ""), "synthetic_path": str(synthetic or ""),
+                "observed_path": str(observed), "method": "adapted",
+                "chi2nu_theory_median": median_or_nan(chi_t), "chi2nu_adapted_median": median_or_nan(chi_a),
+                "n_candidates": 0, "history": history("apply"),
+            })
+    theory_fit = getattr(adaptation, "theory_fit", None)
+    if hasattr(theory_fit, "save"):
+        theory_fit.save(store_dir(out) / S.THEORY_FILE)
+    return ApplyResult(store_path, obs.n_star, median_or_nan(chi_t), median_or_nan(chi_a), time.perf_counter() - t0)
+
+
+def _fit_all(model, obs: SpectraFile, chunk: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    labels, errs = [], []
+    for a, b in tqdm(chunks(obs.n_star, chunk), desc="fit labels", unit="chunk", disable=not progress):
+        s = obs.read(slice(a, b))
+        err = s.flux_err if s.flux_err is not None else np.full_like(s.flux, np.nan)
+        fit = model.fit_labels(s.flux, err)
+        labels.append(np.asarray(fit.labels, dtype=np.float64))
+        errs.append(np.asarray(fit.labels_err, dtype=np.float64))
+    return np.concatenate(labels), np.concatenate(errs)
