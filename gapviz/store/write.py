@@ -73,6 +73,8 @@ class StoreWriter:
             f.dimensions[f"{lab}_bin"] = len(centres)
         for dim in S.FINDER_DIMS:
             f.dimensions[dim] = None  # unlimited: the finder sets their length
+        for name in [*S.CANDIDATE_VARS, *S.LINE_VARS]:  # empty until 'gapviz find' writes them
+            self._create(name)
         star_coords = ["star_id", "snr"] + [n for lab in layout.label_names for n in (lab, f"{lab}_err")]
         self._star_coords = " ".join(star_coords)
         self.write("wavelength", layout.wavelength)

@@ -1,4 +1,4 @@
-"""analyze -> store + candidates -> score, on a toy adaptation with known missing lines."""
+"""gapviz analyze (apply then find) -> store + candidates -> score, on a toy adaptation with known missing lines."""
 
 from __future__ import annotations
 
