@@ -12,7 +12,7 @@ candidate:
   only scales it, so the fit below does not depend on it);
 * the candidate's per-star signal: observed − theory flux at the candidate's pixel ± 1 (sign flipped for
   absorption), with the theory at labels refitted by the theory alone with every candidate's pixels
-  (± 1 λ/R) left out (``gapviz.pipeline``): a star's own label fit then cannot absorb the feature (fitted
+  (± 1 λ/R) left out (``gapviz.discover.find``): a star's own label fit then cannot absorb the feature (fitted
   with them, a higher [C/Fe] deepens the known CO lines by as much as a missing CO line, most in the stars
   where it is strongest, which bends the feature's star-to-star behaviour). Where the missing line is
   blended with a known line, part of the signal follows the known line's misfit, so the theory's per-star
@@ -26,9 +26,8 @@ candidate:
 * confidence: the winner's score minus the best score of a hypothesis with another label (0-1); if no
   hypothesis reaches R² ``MIN_R2``: "none" (the feature follows no label: instrumental or telluric suspect).
 
-Measured on the shipped mock's found lines (``gapviz score``, see ``gapviz.pipeline`` for the run): see the
-numbers there. Caveat: the mock's observed spectra are made with the same line-formation model, so on
-real spectra the templates are only as good as the theory's physics (1D LTE scalings).
+Measured figures: docs/FINDER.md. On real spectra the templates are only as good as the theory's physics
+(1D LTE scalings).
 """
 
 from __future__ import annotations

@@ -16,15 +16,8 @@ molecule, same limiting element, similar excitation), whatever the stars' labels
   No positive correlation at all -> "none".
 
 Both inputs are observed quantities, so the attribution does not inherit errors of the inferred labels.
-Measured (``gapviz score``, fraction of found lines with a label attributed to it; shipped mock / second
-mock, seed 7, each with its own trained run, whose inferred [C/Fe] correlates at −0.17 with the truth on the
-shipped mock): label-regression rule (``gapviz.discover.attribute``) 0.36 / 0.06; a label-response
-version of this method (cosine of the candidate's regression slopes on the inferred labels with each
-species' theory depth slopes) 0.07 on the shipped mock; this method 0.53 / 0.30. It is fragile: other
-clean-line cuts (``DOMINANCE`` 0.3-0.7, ``MIN_LINE_DEPTH`` 0.01-0.04) give 0.04-0.66 / 0.02-0.43,
-because the species' patterns differ little star to star (all follow teff; the [X/Fe] spreads are
-~0.1 dex) and a species with too few clean lines drops out; the defaults were fixed before that scan.
-Species of the theory list only: a molecule the theory lacks entirely cannot be named.
+Species of the theory list only: a molecule the theory lacks entirely cannot be named. Measured (and
+fragile to its clean-line cuts): docs/FINDER.md.
 """
 
 from __future__ import annotations

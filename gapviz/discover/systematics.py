@@ -16,7 +16,7 @@ physics, and both look like it:
 the mean theory response to each abundance label (fe_h, [X/Fe]) per population σ, plus a constant, robustly
 (pixels beyond ``n_clip`` robust σ are left out of the fit, so the features themselves do not set the
 coefficients), and subtracts the templates' part. teff and logg are left out: their responses overlap the
-instrumental templates and, measured, including them lowers precision (see ``gapviz.pipeline``).
+instrumental templates and, measured, including them lowers precision (docs/FINDER.md).
 """
 
 from __future__ import annotations
