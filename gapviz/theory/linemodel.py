@@ -63,13 +63,7 @@ from gapviz.instrument import RESOLUTION, lsf_sigma
 from gapviz.io.linelist import ATOMIC_NUMBER, parse_species
 from gapviz.labels import DEFAULT_LABELS, LABELS, label_info
 from gapviz.theory.abundances import element_constants, partition_functions
-from gapviz.theory.profiles import (
-    C_KMS,
-    binned_profile_matrix,
-    doppler_b,
-    saturate,
-    saturation_factor,
-)
+from gapviz.theory.profiles import C_KMS, binned_profile_matrix, doppler_b, saturate, saturation_factor
 
 LN10 = math.log(10.0)
 MOLECULE_LAYER = 0.85  # T(molecules) / teff
