@@ -2,7 +2,8 @@
 
 population: label samplers (the theory's box, a realistic observed population); effects: what observing adds
 (continuum error, noise, bad pixels); missing: which lines the theory lacks and their truth table;
-truth: the ``truth.h5`` file; experiment: ``MockConfig`` and ``run_mock`` tie them together.
+truth: the ``truth.h5`` file; experiment: ``MockConfig`` and ``run_mock`` tie them together; compare: whether
+two mock folders hold the same data (exactly, or within a stated ``Tolerance`` across machines).
 """
 
 from gapviz.mock.effects import ObservingEffects

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gapviz.io.spectra import Spectra
@@ -37,3 +38,19 @@ def apogee_files() -> dict[str, list[Path] | Path]:
     """The shipped real APOGEE samples: {"apstar": [...], "apvisit": [...], "text": path}."""
     assert len(APSTARS) == 2 and len(APVISITS) == 2 and TEXT_SPECTRUM.is_file(), f"samples missing in {APOGEE_DIR}"
     return {"apstar": APSTARS, "apvisit": APVISITS, "text": TEXT_SPECTRUM}
+
+
+@pytest.fixture
+def cyclestarnet_file(tmp_path):
+    """``cyclestarnet_file(n_label=3, suffix=" train")``: a 4-star, 30-pixel Cycle-StarNet HDF5 file (with a
+    2-star "spectra val" split) in tmp_path; returns (path, flux, labels)."""
+
+    def make(n_label: int = 3, suffix: str = " train"):
+        rng = np.random.default_rng(2)
+        flux = rng.uniform(0.5, 1.0, (4, 30))
+        labels = rng.uniform(0, 1, (4, n_label))
+        path = write_raw_h5(tmp_path / "csn.h5", {f"spectra{suffix}": flux, f"spectra_err{suffix}": 0.01 + 0 * flux,
+                                                  f"labels{suffix}": labels, "spectra val": flux[:2]})
+        return path, flux, labels
+
+    return make

@@ -1,18 +1,13 @@
-"""The Payne-style emulator: training, persistence, the label box, and `gapviz train-emulator`."""
+"""gapviz.theory.emulator: the Payne-style emulator: training, persistence, the label box."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-import h5py
 import numpy as np
 import pytest
 import torch
 
-from gapviz.cli import main
 from gapviz.errors import GapvizError
-from gapviz.io.spectra import Spectra, write_spectra
+from gapviz.io.spectra import Spectra
 from gapviz.theory.emulator import Emulator, fit_emulator
 
 NAMES = ["teff", "logg", "fe_h"]
@@ -140,35 +135,3 @@ def test_fit_needs_labels():
         fit_emulator(Spectra(s.wavelength, s.flux), progress=False)
     with pytest.raises(GapvizError, match=r"missing label\(s\) \['mg_fe'\]"):
         fit_emulator(s, label_names=["teff", "mg_fe"], progress=False)
-
-
-# --- the CLI ---------------------------------------------------------------------------------------------
-def test_cli_trains_and_saves(tmp_path, capsys):
-    syn = write_spectra(fake_synthetic(60, n_pix=16), tmp_path / "syn.h5")
-    out = tmp_path / "emu.pt"
-    args = ["train-emulator", "--synthetic", str(syn), "--out", str(out), "--hidden", "16", "--max-epochs", "3", "--quiet"]
-    assert main(args) == 0
-    printed = capsys.readouterr().out
-    assert "validation rms" in printed and str(out) in printed
-    assert Emulator.load(out).label_names == NAMES
-    assert main(args) == 2  # exists, no --overwrite
-    assert "refusing to overwrite" in capsys.readouterr().err
-    assert main(args + ["--overwrite"]) == 0
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gapviz", *args], capture_output=True, text=True, timeout=120)
-
-
-def test_cli_bad_input_is_one_line(tmp_path):
-    s = fake_synthetic(10, n_pix=16)
-    unlabelled = tmp_path / "unlabelled.h5"
-    with h5py.File(unlabelled, "w") as f:
-        f["wavelength"] = s.wavelength
-        f["flux"] = s.flux
-    for path, expect in [(unlabelled, "no /labels"), (tmp_path / "missing.h5", "no such file")]:
-        res = _cli("train-emulator", "--synthetic", str(path), "--out", str(tmp_path / "e.pt"))
-        assert res.returncode == 2
-        assert res.stderr.count("\n") == 1 and expect in res.stderr and str(path) in res.stderr
-        assert "Traceback" not in res.stderr
-    assert not (tmp_path / "e.pt").exists()

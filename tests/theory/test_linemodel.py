@@ -187,14 +187,3 @@ def test_bad_input_errors(linelist):
 def test_wrong_label_shape(model):
     with pytest.raises(GapvizError, match=r"shape \(n, 11\)"):
         model.spectra(np.zeros((2, 3)))
-
-
-def test_saturation_follows_the_voigt_curve_of_growth():
-    from gapviz.theory.profiles import cog_table, saturation_factor
-
-    log_tau0, log_f = cog_table()
-    inside = (log_tau0 >= -3) & (log_tau0 <= 7)
-    fit = torch.log10(saturation_factor(torch.tensor(10.0 ** log_tau0[inside]))).numpy()
-    assert np.abs(fit - (log_f - log_tau0)[inside]).max() < 0.02  # dex
-    r = saturation_factor(torch.tensor([0.0, 1e-4, 1.0, 1e3, 1e40])).numpy()
-    assert r[0] == 1.0 and r[1] > 0.9999 and np.all(np.diff(r) < 0) and r[-1] > 0

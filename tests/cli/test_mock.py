@@ -1,6 +1,12 @@
+"""`gapviz mock`: argument errors end in exit status 2 and one line; a run through the CLI on the 1024-pixel
+sample grid with the shipped line lists is deterministic (slow-ish)."""
+
 import pytest
 
 from gapviz.cli import main
+from gapviz.io.spectra import read_spectra
+from gapviz.mock.compare import mock_differences
+from gapviz.mock.truth import read_truth
 
 
 @pytest.mark.parametrize(
@@ -47,3 +53,19 @@ def test_unknown_grid_rejected_by_parser(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["mock", str(tmp_path / "e"), "--grid", "galah"])
     assert exc.value.code == 2
+
+
+@pytest.mark.e2e
+def test_cli_run_is_deterministic(tmp_path, capsys):
+    args = ["--seed", "1", "--n-synthetic", "40", "--n-observed", "60"]
+    assert main(["mock", str(tmp_path / "a"), *args]) == 0
+    assert "removed" in capsys.readouterr().out
+    assert main(["mock", str(tmp_path / "b"), *args]) == 0
+    assert mock_differences(tmp_path / "a", tmp_path / "b") == []  # exactly the same data
+    obs = read_spectra(tmp_path / "a" / "observed.h5")
+    assert obs.n_pix == 1024 and obs.n_star == 60
+    truth = read_truth(tmp_path / "a" / "truth.h5")
+    assert "--seed 1" in truth.attrs["command"] and truth.attrs["seed"] == 1
+    assert len(truth.removed) > 0
+    assert main(["mock", str(tmp_path / "a"), *args]) == 2  # exists, no --overwrite
+    assert main(["mock", str(tmp_path / "a"), *args, "--overwrite"]) == 0
