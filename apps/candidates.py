@@ -1,7 +1,7 @@
 """Candidates table: the ranked missing-physics features, sortable and filterable.
 
 Selecting a row centres every wavelength view on the feature (±3 Å) and describes it: the label it
-follows and the known lines nearest to it.
+follows (the store's attribution) and the known lines nearest to it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import panel as pn
 import param
 from bokeh.models.widgets.tables import NumberFormatter
 
-from apps.state import ExplorerState, StoreData
+from apps.attribution import stored_attribution
+from apps.session import ExplorerState
+from apps.store_data import StoreData
 
 COLUMNS = ["rank", "wavelength", "score", "significance", "depth", "equivalent_width", "width", "n_stars", "in_linelist",
            "attributed_label", "attributed_species", "attribution_confidence", "nearest_species", "nearest_wavelength",
@@ -46,13 +48,9 @@ def describe(data: StoreData, row: int) -> str:
     c = data.candidates.iloc[row]
     w = float(c["wavelength"])
     text = [f"### Candidate {row}: {w:.2f} Å"]
-    if "attributed_label" in c:
-        conf = float(c.get("attribution_confidence", np.nan))
-        species = str(c.get("attributed_species", "") or "")
-        chi = float(c.get("attributed_chi", np.nan))
-        like = (f", star to star like a {species} line of χ ≈ {chi:.1f} eV" if species and np.isfinite(chi)
-                else "")
-        text.append(f"Its depth follows **{c['attributed_label']}**{like} (confidence {conf:.2f}).")
+    attributed = stored_attribution(data.candidates, row)
+    if attributed:
+        text.append(f"Its depth {attributed.follows()}.")
     if "depth" in c:
         text.append(f"Depth {float(c['depth']):.3f}, significance {float(c.get('significance', np.nan)):.1f}, "
                     f"identification: {c.get('identification', '—')}.")
@@ -74,7 +72,7 @@ class CandidatesTable(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         data = self.state.data
-        # the store keeps candidates in rank order (gapviz.discover's ranking): rank 1 = row 0
+        # the store keeps candidates in rank order (as the run that wrote it ranked them): rank 1 = row 0
         table = data.candidates.assign(rank=np.arange(1, len(data.candidates) + 1))
         table = table[[c for c in COLUMNS if c in table]]
         fmt = {c: NumberFormatter(format="0.00" if "wavelength" in c else "0.000")

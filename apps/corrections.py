@@ -1,9 +1,11 @@
-"""Learned corrections: what the adaptation added to the theory, and which label it follows.
+"""Learned corrections: what the adaptation added to the theory, and the label a picked feature follows.
 
 Top: the mean correction ± its star-to-star scatter, the part of it the finder removed as systematic (line-spread
 function, wavelength shift, population abundance offsets) and the mean in bins of teff / logg / fe_h; middle: the
 response difference (d flux_adapted/d label − d flux_theory/d label) per label, scaled to one population
-standard deviation of the label so K and dex compare; right: the attribution of the feature in view.
+standard deviation of the label so K and dex compare; right: that response difference near the feature in view,
+one bar per label. The label a candidate follows is the store's attribution (``apps.attribution``), never
+re-derived from these bars: its bar is the one highlighted.
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ from __future__ import annotations
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, Span
+from bokeh.models import ColumnDataSource
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
 
-from apps.state import ExplorerState, StoreData, outside_legend, with_gaps
+from apps.attribution import stored_attribution
+from apps.plotting import outside_legend, wavelength_figure, with_gaps, zero_line
+from apps.session import ExplorerState
+from apps.store_data import StoreData
 
-FEATURE_HALF_WIDTH = 1.0  # Å around a selected candidate used for its attribution
+FEATURE_HALF_WIDTH = 1.0  # Å around a selected candidate over which its response difference is summed
+ATTRIBUTED_COLOR = "#9467bd"  # the stored attributed label's bar
+OTHER_COLOR = "#c7c7c7"
 
 
 def label_spreads(data: StoreData) -> np.ndarray:
@@ -27,8 +34,11 @@ def label_spreads(data: StoreData) -> np.ndarray:
     return np.array([float(np.nanstd(data.stars[n])) if n in data.stars else 1.0 for n in data.response_labels])
 
 
-def attribution(data: StoreData, x0: float, x1: float) -> dict[str, float]:
-    """Share of each label in the mean |response difference| (per label σ) over pixels in [x0, x1] Å."""
+def response_shares(data: StoreData, x0: float, x1: float) -> dict[str, float]:
+    """Share of each label in the mean |response difference| (per label σ) over pixels in [x0, x1] Å.
+
+    A picture of the stored response curves, not an attribution: the store's attribution of a candidate may
+    weigh other evidence and name another label (``apps.attribution.stored_attribution``)."""
     diff = data.response.get("response_difference")
     if diff is None or not data.response_labels:
         return {}
@@ -51,17 +61,12 @@ class Corrections(pn.viewable.Viewer):
         data = self.state.data
         self.param["binned_by"].objects = list(data.by_label) or ["teff"]
         self.binned_by = self.param["binned_by"].objects[0]
-        xr = self.state.x_range
-        kw = dict(sizing_mode="stretch_width", x_range=xr, tools="xpan,xwheel_zoom,box_zoom,reset,save",
-                  active_scroll="xwheel_zoom")
-        self.mean_fig = figure(height=230, title="learned correction (adapted − theory)", y_axis_label="Δ flux",
-                               **kw)
-        self.resp_fig = figure(height=200, title="response difference per 1σ of each label",
-                               x_axis_label="vacuum wavelength (Å)", y_axis_label="Δ d flux / d label", **kw)
-        self.state.follow_zoom(self.mean_fig)
-        self.state.follow_zoom(self.resp_fig)
-        for fig in (self.mean_fig, self.resp_fig):
-            fig.add_layout(Span(location=0, dimension="width", line_color="#888888", line_dash="dashed"))
+        self.mean_fig = wavelength_figure(self.state, height=230, title="learned correction (adapted − theory)",
+                                          y_axis_label="Δ flux")
+        self.resp_fig = wavelength_figure(self.state, height=200, title="response difference per 1σ of each label",
+                                          x_axis_label="vacuum wavelength (Å)", y_axis_label="Δ d flux / d label")
+        zero_line(self.mean_fig)
+        zero_line(self.resp_fig)
         prof = data.profiles
         mean = prof.get("correction_mean", np.full(data.wavelength.size, np.nan))
         std = prof.get("correction_std", np.zeros_like(mean))
@@ -85,14 +90,15 @@ class Corrections(pn.viewable.Viewer):
             outside_legend(self.resp_fig)
             self.resp_fig.legend.click_policy = "hide"
         names = data.response_labels or ["(none)"]
-        self._attr_names = names
-        self.attr_src = ColumnDataSource({"label": names, "share": [0.0] * len(names)})
-        self.attr_fig = figure(height=230, width=260, y_range=names, x_range=(0, 1), title="attribution",
-                               x_axis_label="share of |response difference|", tools="save")
-        self.attr_fig.hbar(y="label", right="share", height=0.7, source=self.attr_src, color="#9467bd")
+        self._share_names = names
+        self.shares_src = ColumnDataSource({"label": names, "share": [0.0] * len(names),
+                                            "color": [OTHER_COLOR] * len(names)})
+        self.shares_fig = figure(height=230, width=260, y_range=names, x_range=(0, 1), title="response difference",
+                                 x_axis_label="share of |response difference|", tools="save")
+        self.shares_fig.hbar(y="label", right="share", height=0.7, source=self.shares_src, color="color")
         self.attr_text = pn.pane.Markdown("", width=260)
         self._draw_bins()
-        self._attribute()
+        self._show_attribution()
 
     @param.depends("binned_by", watch=True)
     def _draw_bins(self) -> None:
@@ -110,25 +116,32 @@ class Corrections(pn.viewable.Viewer):
                               "name": [f"{self.binned_by} {c:.4g}" for c in centres]}
 
     @param.depends("state.x_start", "state.x_end", "state.candidate", watch=True)
-    def _attribute(self) -> None:
+    def _show_attribution(self) -> None:
+        """The stored attribution of the candidate in view (its bar highlighted), else the visible range's
+        response difference with no label singled out."""
         st = self.state
         data = st.data
-        cands = data.candidates
-        c = st.candidate
-        if 0 <= c < len(cands) and st.x_start <= cands["wavelength"].iloc[c] <= st.x_end:
-            w = float(cands["wavelength"].iloc[c])
-            shares = attribution(data, w - FEATURE_HALF_WIDTH, w + FEATURE_HALF_WIDTH)
-            row = cands.iloc[c]
-            species, chi = str(row.get("attributed_species", "") or ""), float(row.get("attributed_chi", np.nan))
-            like = f", like a {species} line of χ ≈ {chi:.1f} eV" if species and np.isfinite(chi) else ""
-            text = (f"**Candidate {c}** at {w:.2f} Å follows **{row.get('attributed_label', '?')}**{like} "
-                    f"(confidence {float(row.get('attribution_confidence', np.nan)):.2f}). The bars: how the "
-                    f"adapted model's response differs from the theory's there.")
+        c = st.candidate_in_view()
+        attributed = stored_attribution(data.candidates, c) if c >= 0 else None
+        if c >= 0:
+            w = float(data.candidates["wavelength"].iloc[c])
+            shares = response_shares(data, w - FEATURE_HALF_WIDTH, w + FEATURE_HALF_WIDTH)
+            said = (f"{attributed.follows()}, as the store attributes it" if attributed
+                    else "has no attribution in the store")
+            text = (f"**Candidate {c}** at {w:.2f} Å {said}. The bars: how the adapted model's response differs "
+                    f"from the theory's within ±{FEATURE_HALF_WIDTH:g} Å"
+                    + (" (highlighted: the attributed label)." if attributed else "."))
+            title = f"response difference at candidate {c}"
         else:
-            shares = attribution(data, st.x_start, st.x_end)
-            text = f"Attribution of the visible range {st.x_start:.1f}–{st.x_end:.1f} Å."
-        names = self._attr_names
-        self.attr_src.data = {"label": names, "share": [shares.get(n, 0.0) for n in names]}
+            shares = response_shares(data, st.x_start, st.x_end)
+            text = (f"Response difference over the visible range {st.x_start:.1f}–{st.x_end:.1f} Å. Pick a "
+                    "candidate to see the label the store attributes it to.")
+            title = "response difference in view"
+        names = self._share_names
+        label = attributed.label if attributed else None
+        self.shares_src.data = {"label": names, "share": [shares.get(n, 0.0) for n in names],
+                                "color": [ATTRIBUTED_COLOR if n == label else OTHER_COLOR for n in names]}
+        self.shares_fig.title.text = title
         self.attr_text.object = text
 
     def __panel__(self):
@@ -137,4 +150,4 @@ class Corrections(pn.viewable.Viewer):
                                 pn.pane.Bokeh(self.mean_fig, sizing_mode="stretch_width"),
                                 pn.pane.Bokeh(self.resp_fig, sizing_mode="stretch_width"),
                                 sizing_mode="stretch_width"),
-                      pn.Column(pn.pane.Bokeh(self.attr_fig), self.attr_text), sizing_mode="stretch_width")
+                      pn.Column(pn.pane.Bokeh(self.shares_fig), self.attr_text), sizing_mode="stretch_width")

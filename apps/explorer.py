@@ -15,17 +15,21 @@ if _ROOT not in sys.path:  # `panel serve apps/explorer.py` puts only apps/ on t
     sys.path.insert(0, _ROOT)
 
 import panel as pn  # noqa: E402
+import param  # noqa: E402
 
+from apps import url_sync  # noqa: E402
 from apps.candidates import CandidatesTable  # noqa: E402
 from apps.corrections import Corrections  # noqa: E402
 from apps.export import Export  # noqa: E402
 from apps.label_space import LabelSpace  # noqa: E402
 from apps.residual_map import ResidualMap  # noqa: E402
-from apps.state import ExplorerState, StoreData, load_store, store_dir_from_argv, store_path  # noqa: E402
+from apps.session import ExplorerState  # noqa: E402
+from apps.store_data import StoreData, load_store, store_dir_from_argv  # noqa: E402
 from apps.tour import Tour  # noqa: E402
 from apps.warm import warm_up  # noqa: E402
 from apps.wavelength_browser import WavelengthBrowser  # noqa: E402
 from gapviz.errors import GapvizError  # noqa: E402
+from gapviz.store import store_file  # noqa: E402
 
 TITLE = "gapviz explorer"
 
@@ -69,11 +73,18 @@ def error_page(message: str) -> pn.template.FastListTemplate:
     return template(main=[alert])
 
 
-class Explorer:
-    """All views of one session around one ExplorerState (kept as attributes for tests and benchmarks)."""
+class Explorer(pn.viewable.Viewer):
+    """All views of one session around one ExplorerState (kept as attributes for tests and benchmarks).
 
-    def __init__(self, data: StoreData, sync_url: bool = True):
-        self.state = ExplorerState(data)
+    ``Explorer(data)`` starts a new session state on ``data``; ``Explorer(state=...)`` shares one. With
+    ``sync_url`` the state is mirrored in the session's address bar (``apps.url_sync``)."""
+
+    state = param.ClassSelector(class_=ExplorerState, doc="what this session is looking at")
+
+    def __init__(self, data: StoreData | None = None, sync_url: bool = True, **params):
+        if data is not None and "state" not in params:
+            params["state"] = ExplorerState(data)
+        super().__init__(**params)
         self.browser = WavelengthBrowser(state=self.state)
         self.label_space = LabelSpace(state=self.state)
         self.residual_map = ResidualMap(state=self.state)
@@ -82,15 +93,18 @@ class Explorer:
         self.export = Export(state=self.state)
         self.tour = Tour(state=self.state, browser=self.browser)
         if sync_url:
-            self.state.sync_url()
+            url_sync.sync_url(self.state)
 
-    def template(self) -> pn.template.FastListTemplate:
-        """The page: controls in the sidebar, the views in the main area (one root each: fewer Bokeh
-        document roots make a session much cheaper to build)."""
+    def controls(self) -> pn.Column:
+        """The sidebar: the guided tour, the browser's controls, the downloads."""
+        return pn.Column(self.tour, pn.layout.Divider(), self.browser.controls(), pn.layout.Divider(),
+                         self.export, sizing_mode="stretch_width")
+
+    def views(self) -> pn.Column:
+        """The main area: provenance header and every view (one root: fewer Bokeh document roots make a
+        session much cheaper to build)."""
         header = pn.pane.Markdown(provenance(self.state.data), sizing_mode="stretch_width")
-        sidebar = pn.Column(self.tour, pn.layout.Divider(), self.browser.controls(), pn.layout.Divider(),
-                            self.export, sizing_mode="stretch_width")
-        main = pn.Column(
+        return pn.Column(
             header,
             pn.Row(pn.Column("## Spectrum", self.browser, sizing_mode="stretch_width"),
                    pn.Column("## Label space", self.label_space, sizing_mode="stretch_width"),
@@ -99,15 +113,22 @@ class Explorer:
             pn.Column("## Residual map", self.residual_map, sizing_mode="stretch_width"),
             pn.Column("## Learned corrections", self.corrections, sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
-        return template(sidebar=[sidebar], main=[main], sidebar_width=330)
+
+    def __panel__(self) -> pn.Row:
+        """The whole explorer as one layout (controls beside the views), e.g. inside a notebook."""
+        return pn.Row(pn.Column(self.controls(), width=330), self.views(), sizing_mode="stretch_width")
+
+    def template(self) -> pn.template.FastListTemplate:
+        """The served page: the controls in the sidebar, the views in the main area."""
+        return template(sidebar=[self.controls()], main=[self.views()], sidebar_width=330)
 
 
 def build_app(store_dir: str | Path | None = None, sessions: list | None = None) -> pn.template.FastListTemplate:
     """The explorer page for the store chosen at server start (an error page when it is not a store).
 
     ``sessions``, when given, collects each session's ``Explorer`` (tests and benchmarks inspect them)."""
-    path = store_path(store_dir if store_dir is not None else store_dir_from_argv())
     try:
+        path = store_file(store_dir if store_dir is not None else store_dir_from_argv())
         data = load_store(str(path.resolve()))
     except GapvizError as exc:
         return error_page(str(exc))

@@ -14,12 +14,13 @@ import datashader.transfer_functions as tf
 import numpy as np
 import pandas as pd
 import panel as pn
-import xarray as xr
 import param
+import xarray as xr
 from PIL import Image, ImageDraw
 
 from apps.residual_map import cube_digest, raster, robust_limit
-from apps.state import ExplorerState, pick_for_mean, read_rows
+from apps.rows import read_shown
+from apps.session import ExplorerState
 from apps.wavelength_browser import SERIES, star_summary
 
 PNG_SIZE = (1200, 360, 260)  # width, spectrum height, map height (pixels)
@@ -41,7 +42,7 @@ def selection_csv(state: ExplorerState) -> io.StringIO:
 
 def _spectrum_image(state: ExplorerState, width: int, height: int) -> tuple[Image.Image, tuple[float, float]]:
     data = state.data
-    s = star_summary(read_rows(data, pick_for_mean(state.shown_stars(), data.chunk_stars)))
+    s = star_summary(read_shown(data, state.shown_stars())[1])
     sel = (data.wavelength >= state.x_start) & (data.wavelength <= state.x_end)
     ys = np.concatenate([s[v][sel] for v, *_ in SERIES.values() if v in s]) if sel.any() else np.array([0, 1])
     lo, hi = (np.nanmin(ys), np.nanmax(ys)) if np.isfinite(ys).any() else (0.0, 1.2)

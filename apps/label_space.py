@@ -14,7 +14,8 @@ from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
 from apps.residual_map import cube_digest
-from apps.state import ExplorerState, StoreData
+from apps.session import ExplorerState
+from apps.store_data import StoreData
 
 
 def color_values(data: StoreData, color_by: str, candidate: int) -> np.ndarray:

@@ -19,9 +19,10 @@ import param
 import scipy.sparse as sp
 import xarray as xr
 from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, LinearColorMapper
-from bokeh.plotting import figure
 
-from apps.state import ExplorerState, StoreData, load_store
+from apps.plotting import wavelength_figure
+from apps.session import ExplorerState
+from apps.store_data import StoreData, load_store
 
 MAX_ROWS = 1000  # rows kept per sort key; a 100,000-star store averages 100 stars per row
 BLOCK_STARS = 4096  # stars read per step of the streaming pass
@@ -40,16 +41,12 @@ class CubeDigest:
     stars_per_row: float
 
 
-def sort_keys(data: StoreData) -> list[str]:
-    return data.label_names + [c for c in ("chi2nu_theory", "snr") if c in data.stars]
-
-
 def build_digest(data: StoreData, cube: str, max_rows: int = MAX_ROWS, block: int = BLOCK_STARS) -> CubeDigest:
     """One streaming pass over ``cube`` (never the whole cube in memory); see the module docstring."""
     n, npix = data.n_star, data.wavelength.size
     n_rows = max(1, min(n, max_rows))
     groups, values = {}, {}
-    for key in sort_keys(data):
+    for key in data.sort_keys:
         v = data.stars[key].to_numpy()
         order = np.argsort(np.where(np.isfinite(v), v, np.inf), kind="stable")
         rank = np.empty(n, dtype=np.int64)
@@ -134,12 +131,9 @@ class ResidualMap(pn.viewable.Viewer):
         self.source = ColumnDataSource({"image": [np.zeros((1, 1))], "x": [st.x_start], "y": [-0.5],
                                         "dw": [1.0], "dh": [1.0]})
         self.mapper = LinearColorMapper(palette="RdBu11", low=-0.05, high=0.05, nan_color="#dddddd")
-        self.figure = figure(height=280, sizing_mode="stretch_width", x_range=st.x_range,
-                             tools="xpan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom",
-                             x_axis_label="vacuum wavelength (Å)", title="residual map")
+        self.figure = wavelength_figure(st, height=280, x_axis_label="vacuum wavelength (Å)", title="residual map")
         self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source,
                           color_mapper=self.mapper)
-        self.state.follow_zoom(self.figure)
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=10), "right")
         self.figure.yaxis.ticker = FixedTicker(ticks=[])
         self._update()

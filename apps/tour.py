@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import panel as pn
 import param
 
-from apps.state import ExplorerState
+from apps.attribution import stored_attribution
+from apps.session import ExplorerState
 from apps.wavelength_browser import WavelengthBrowser
 
 
@@ -49,11 +50,9 @@ def _who(state: ExplorerState, browser: WavelengthBrowser) -> None:
 
 def _map(state: ExplorerState, browser: WavelengthBrowser) -> None:
     state.cube = "residual_theory"
-    c = state.candidate
-    if c >= 0 and "attributed_label" in state.data.candidates:
-        label = str(state.data.candidates["attributed_label"].iloc[c])
-        if label in state.param["sort_by"].objects:
-            state.sort_by = label
+    attributed = stored_attribution(state.data.candidates, state.candidate)
+    if attributed and attributed.label in state.param["sort_by"].objects:
+        state.sort_by = attributed.label
 
 
 def _free(state: ExplorerState, browser: WavelengthBrowser) -> None:

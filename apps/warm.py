@@ -10,7 +10,8 @@ import threading
 
 from apps.export import view_png
 from apps.residual_map import cube_digest, raster
-from apps.state import MAP_CUBES, ExplorerState, StoreData
+from apps.session import ExplorerState
+from apps.store_data import MAP_CUBES, StoreData
 
 _warmed: set[str] = set()
 _lock = threading.Lock()

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool, Span, TapTool
-from bokeh.plotting import figure
+from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool, TapTool
 
-from apps.state import ExplorerState, outside_legend, pick_for_mean, read_rows, with_gaps
+from apps.plotting import outside_legend, wavelength_figure, with_gaps, zero_line
+from apps.rows import read_shown
+from apps.session import ExplorerState
 
 MAX_LINES = 40  # line markers drawn at once (strongest log gf first)
 SERIES = {  # name -> (store variable, colour, legend); drawn in this order, the observed flux on top
@@ -69,15 +70,9 @@ class WavelengthBrowser(pn.viewable.Viewer):
         if not data.lines.empty:
             self.param["min_loggf"].bounds = (float(data.lines["loggf"].min()) - 0.1,
                                               float(data.lines["loggf"].max()) + 0.1)
-        xr = self.state.x_range
-        self.spectrum = figure(height=330, sizing_mode="stretch_width", x_range=xr,
-                               tools="xpan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom",
-                               y_axis_label="normalised flux")
-        self.residual = figure(height=170, sizing_mode="stretch_width", x_range=xr,
-                               tools="xpan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom",
-                               x_axis_label="vacuum wavelength (Å)", y_axis_label="residual")
-        self.state.follow_zoom(self.spectrum)
-        self.state.follow_zoom(self.residual)
+        self.spectrum = wavelength_figure(self.state, height=330, y_axis_label="normalised flux")
+        self.residual = wavelength_figure(self.state, height=170, x_axis_label="vacuum wavelength (Å)",
+                                          y_axis_label="residual")
         self.spectrum.xaxis.visible = False
         self.flux_src = ColumnDataSource({"x": [], "band_lo": [], "band_hi": [],
                                           **{k: [] for k in SERIES}, "res_theory": [], "res_adapted": []})
@@ -92,7 +87,7 @@ class WavelengthBrowser(pn.viewable.Viewer):
                            legend_label="obs − theory")
         self.residual.line("x", "res_adapted", source=self.flux_src, color=SERIES["adapted"][1],
                            legend_label="obs − adapted")
-        self.residual.add_layout(Span(location=0, dimension="width", line_color="#888888", line_dash="dashed"))
+        zero_line(self.residual)
         outside_legend(self.residual)
         for fig in (self.spectrum, self.residual):
             for a, b in zip(data.segments[:-1], data.segments[1:]):
@@ -141,12 +136,12 @@ class WavelengthBrowser(pn.viewable.Viewer):
         st = self.state
         data = st.data
         shown = st.shown_stars()
-        idx = pick_for_mean(shown, data.chunk_stars)
+        idx, rows = read_shown(data, shown)
         key = tuple(idx.tolist())
         if key == self._rows_key:
             return
         self._rows_key = key
-        s = star_summary(read_rows(data, idx))
+        s = star_summary(rows)
         obs = s["flux_obs"]
         ys = {"obs": obs, "band_lo": obs - s["band"], "band_hi": obs + s["band"],
               "res_theory": s["residual_theory"], "res_adapted": s["residual_adapted"]}

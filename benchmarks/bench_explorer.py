@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from apps.explorer import Explorer
     from apps.residual_map import cube_digest
-    from apps.state import MAP_CUBES, load_store
+    from apps.store_data import MAP_CUBES, load_store
 
     store = ensure_store(args.store, args.n_star)
     t = time.perf_counter()

@@ -8,10 +8,6 @@ from pathlib import Path
 
 from gapviz.errors import GapvizError
 
-#: What the explorer cannot do without (docs/ARCHITECTURE.md §6).
-REQUIRED = ("wavelength", "star_id", "flux_obs", "flux_theory", "flux_adapted", "residual_theory",
-            "residual_adapted", "correction")
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("explore", help="browse a store in the explorer (a local Panel web app)",
@@ -36,21 +32,12 @@ def explorer_script() -> Path:
 
 
 def check_store(store: str | Path) -> Path:
-    """The store file of STORE_DIR, after checking it is a gapviz store the explorer can show."""
-    from gapviz.store import open_store, store_file
+    """The store file of STORE_DIR, after checking it is a gapviz store the explorer can show (the explorer
+    opens it the same way: ``open_store(..., require=STAR_VARIABLES)``)."""
+    from gapviz.store import STAR_VARIABLES, open_store, store_file
 
-    if Path(store).is_file() and Path(store).suffix != ".nc":
-        raise GapvizError(f"{store}: not a gapviz store: expected STORE_DIR (a directory holding store.nc) or a "
-                          "store.nc file written by 'gapviz analyze'")
     path = store_file(store)
-    ds = open_store(store)
-    try:
-        missing = [v for v in REQUIRED if v not in ds.variables]
-    finally:
-        ds.close()
-    if missing:
-        raise GapvizError(f"{path}: not a gapviz store: dataset(s) {missing} missing (expected the star x "
-                          "wavelength variables of docs/ARCHITECTURE.md §6, written by 'gapviz analyze')")
+    open_store(path, require=STAR_VARIABLES).close()
     return path
 
 

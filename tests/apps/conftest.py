@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # make_store
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `apps` (not an installed package)
@@ -34,6 +35,63 @@ def packed_store(tmp_path_factory) -> Path:
     return make_store.write_store(tmp_path_factory.mktemp("store") / "packed", n_star=1200,
                                   wavelength=tiny_wavelength(), n_line=80, n_candidate=6, chunk=256,
                                   pack=True, compress=True)
+
+
+@pytest.fixture(scope="session")
+def misattributed_store(tmp_path_factory) -> Path:
+    """Like tiny_store, but each candidate's stored attribution is the label after the one its depth really
+    follows (and the response difference shows): a rule of the explorer's own would disagree with the store."""
+    true = [make_store.LABEL_NAMES[i % len(make_store.LABEL_NAMES)] for i in range(6)]
+    stored = [make_store.LABEL_NAMES[(make_store.LABEL_NAMES.index(t) + 1) % len(make_store.LABEL_NAMES)]
+              for t in true]
+    return make_store.write_store(tmp_path_factory.mktemp("store") / "misattributed", n_star=50,
+                                  wavelength=tiny_wavelength(), n_line=80, n_candidate=6, chunk=16,
+                                  attributed=stored)
+
+
+def store_data(store_dir: Path):
+    """The explorer's in-memory part of ``store_dir`` (cached per process, as the server does)."""
+    from apps.store_data import load_store
+
+    return load_store(str((store_dir / "store.nc").resolve()))
+
+
+def build_explorer(store_dir: Path):
+    """An Explorer on ``store_dir`` with every view turned into Bokeh models (no address bar)."""
+    from bokeh.document import Document
+
+    from apps.explorer import Explorer
+
+    e = Explorer(store_data(store_dir), sync_url=False)
+    e.template().server_doc(Document())
+    return e
+
+
+@pytest.fixture()
+def data_of():
+    """data_of(store_dir) -> the explorer's in-memory part of that store (``apps.store_data.load_store``)."""
+    return store_data
+
+
+@pytest.fixture()
+def explorer_on():
+    """explorer_on(store_dir) -> a fresh session (Explorer) on that store, built into a Bokeh document."""
+    return build_explorer
+
+
+@pytest.fixture()
+def app(tiny_store):
+    """A fresh session (Explorer) on tiny_store."""
+    return build_explorer(tiny_store)
+
+
+@pytest.fixture()
+def raw(tiny_store):
+    """raw(name) -> the values of variable ``name`` of tiny_store, read straight from the file."""
+    def read(name: str) -> np.ndarray:
+        with xr.open_dataset(tiny_store / "store.nc", engine="h5netcdf") as ds:
+            return np.asarray(ds[name].values)
+    return read
 
 
 def free_port() -> int:

@@ -67,11 +67,15 @@ def write_store(
     compress: bool = False,
     seed: int = 1,
     write_csv: bool = True,
+    attributed: list[str] | None = None,
 ) -> Path:
     """Write ``store_dir/store.nc`` (+ ``candidates.csv``); returns the store directory.
 
     wavelength: (npix,) vacuum Å, default the shipped sample's 4 windows (1024 px); n_star stars written
     ``chunk`` at a time. ``pack``/``compress`` mirror gapviz.store's layout (int16, gzip 4 + shuffle).
+    ``attributed``: the labels stored as the candidates' attribution (before ranking), instead of the labels
+    their depths really follow and the response difference shows (to test that the explorer shows the
+    stored attribution rather than a rule of its own).
     """
     store_dir = Path(store_dir)
     rng = np.random.default_rng(seed)
@@ -197,7 +201,8 @@ def write_store(
         _attr(v, "1", "reduced chi-squared of the theory fit")
         v = f.create_variable("chi2nu_adapted", ("star",), "f4", data=chi_a.astype(np.float32))
         _attr(v, "1", "reduced chi-squared of the adapted model")
-        cand = candidates_frame(rng, cand_wl, cand_depth, cand_label, line_wl, line_species, n_star)
+        stored = cand_label if attributed is None else np.asarray(attributed, dtype=object)
+        cand = candidates_frame(rng, cand_wl, cand_depth, stored, line_wl, line_species, n_star)
         for col in cand.columns:
             data = cand[col].to_numpy()
             if data.dtype == object:
@@ -230,7 +235,8 @@ def write_store(
 
 def candidates_frame(rng, cand_wl, cand_depth, cand_label, line_wl, line_species, n_star) -> pd.DataFrame:
     """The candidate table (columns without the ``candidate_`` prefix) in rank order (best first);
-    equivalent_width in mÅ as gapviz.store writes it."""
+    equivalent_width in mÅ as gapviz.store writes it. ``cand_label``: the stored attributed label; the
+    attributed species is the nearest line's, its χ a fixed ramp (no draws: the generator's stream is kept)."""
     n = cand_wl.size
     nearest = np.clip(np.searchsorted(line_wl, cand_wl), 0, line_wl.size - 1)
     sig = cand_depth * 100
@@ -239,6 +245,7 @@ def candidates_frame(rng, cand_wl, cand_depth, cand_label, line_wl, line_species
         "width": np.full(n, 0.35), "significance": sig, "n_stars": np.full(n, n_star, dtype=np.int64),
         "in_linelist": np.zeros(n, dtype=np.int8), "nearest_species": line_species[nearest].astype(object),
         "nearest_wavelength": line_wl[nearest], "attributed_label": cand_label.astype(object),
+        "attributed_species": line_species[nearest].astype(object), "attributed_chi": np.linspace(0.5, 4.5, n),
         "attribution_confidence": rng.uniform(0.5, 1.0, n), "score": sig * rng.uniform(0.8, 1.0, n),
         "identification": np.array([f"unidentified ({lab})" for lab in cand_label], dtype=object),
     })

@@ -133,6 +133,7 @@ def test_missing_store_message_in_page(serve_app, tmp_path):
         page = browser.new_page()
         page.goto(url)
         page.wait_for_selector("text=could not open its store", timeout=60_000)
-        assert page.locator("text=no gapviz store here").count() >= 1  # the reason, in the page
+        assert page.locator("text=no store here").count() >= 1  # the reason, in the page (naming the file)
+        assert page.get_by_text(str(tmp_path / "nothing" / "store.nc")).count() >= 1
         assert page.locator("text=Traceback").count() == 0
         browser.close()

@@ -11,10 +11,12 @@ import urllib.request
 import h5py
 import numpy as np
 import pytest
+import xarray as xr
 
-from apps.state import default_store_dir, store_dir_from_argv
+from apps.store_data import build_store_data, default_store_dir, store_dir_from_argv
 from gapviz.cli import main
-from gapviz.cli.explore import command, explorer_script
+from gapviz.cli.explore import check_store, command, explorer_script
+from gapviz.errors import GapvizError
 
 
 def test_missing_store_exits_2_with_message(tmp_path, capsys):
@@ -30,6 +32,25 @@ def test_file_that_is_not_a_store_says_what_was_expected(tmp_path, capsys):
     assert main(["explore", str(f)]) == 2
     err = capsys.readouterr().err
     assert str(f) in err and "not a gapviz store" in err and "store.nc" in err
+
+
+def test_the_command_and_the_explorer_refuse_the_same_stores(tiny_store, tmp_path, capsys):
+    """One rule (gapviz.store.open_store with STAR_VARIABLES): a store without per-star spectra is refused
+    by `gapviz explore` before serving, with the same message the explorer's page would show."""
+    assert check_store(tiny_store) == tiny_store / "store.nc"
+    f = tmp_path / "no_err.nc"  # every star x wavelength variable but flux_err
+    with xr.open_dataset(tiny_store / "store.nc", engine="h5netcdf") as ds:
+        ds.drop_vars("flux_err").to_netcdf(f, engine="h5netcdf")
+    with pytest.raises(GapvizError) as page_error:
+        build_store_data(f)
+    assert main(["explore", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert str(page_error.value) in err and str(f) in err and "flux_err" in err
+    b = tmp_path / "baseline.nc"
+    xr.Dataset({"candidate_wavelength": ("candidate", [15200.0])}, coords={"wavelength": np.arange(3.0)},
+               attrs={"method": "baseline"}).to_netcdf(b, engine="h5netcdf")
+    assert main(["explore", str(b)]) == 2
+    assert "baseline store" in capsys.readouterr().err
 
 
 def test_command_serves_the_explorer_with_the_store_as_args(tiny_store):

@@ -13,11 +13,11 @@ def test_explorer_on_a_pipeline_store(tmp_path):
     from gapviz.io.grids import sample_wavelength
     from gapviz.io.linelist import write_linelist_csv
     from gapviz.io.spectra import write_spectra
-    from gapviz.pipeline import analyze
+    from gapviz.workflow.analyze import analyze
 
     from apps.explorer import Explorer
     from apps.export import view_png
-    from apps.state import load_store
+    from apps.store_data import load_store
 
     model, theory, reference, _ = standard_toy(sample_wavelength())
     write_spectra(toy_observed(model, toy_population(120, 1), seed=2), tmp_path / "obs.h5")

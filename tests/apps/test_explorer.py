@@ -1,0 +1,142 @@
+"""apps.explorer: the page around one session's views; the store chosen at start; errors shown in the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import panel as pn
+import pytest
+import xarray as xr
+from bokeh.document import Document
+from bokeh.events import RangesUpdate
+
+from apps.explorer import Explorer, build_app, provenance
+from apps.session import ExplorerState
+from apps.store_data import default_store_dir
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "store" / "store.nc"
+
+
+def page_text(template) -> str:
+    return " ".join(str(getattr(o, "object", "")) for o in template.main)
+
+
+def test_every_wavelength_view_shares_one_x_range(app):
+    r = app.state.x_range
+    figs = [app.browser.spectrum, app.browser.residual, app.residual_map.figure, app.corrections.mean_fig,
+            app.corrections.resp_fig]
+    assert all(f.x_range is r for f in figs)
+    assert "50 stars" in app.residual_map.figure.title.text
+
+
+def test_a_zoom_in_any_wavelength_plot_moves_every_view(app):
+    figs = [app.browser.spectrum, app.browser.residual, app.residual_map.figure, app.corrections.mean_fig,
+            app.corrections.resp_fig]
+    for i, fig in enumerate(figs):
+        x0 = 15705.0 + i
+        fig._trigger_event(RangesUpdate(fig, x0=x0, x1=x0 + 4.0, y0=0, y1=1))
+        assert (app.state.x_start, app.state.x_end) == (x0, x0 + 4.0)
+        assert app.residual_map.source.data["x"][0] == x0  # the map re-rasterized the new range
+        xs = np.asarray(app.browser.line_src.data["x"])
+        assert ((xs >= x0) & (xs <= x0 + 4)).all()
+
+
+def test_explorer_is_a_viewer_of_its_state(tiny_store, data_of):
+    data = data_of(tiny_store)
+    e = Explorer(data, sync_url=False)
+    assert isinstance(e, pn.viewable.Viewer) and isinstance(e.state, ExplorerState)
+    assert all(v.state is e.state for v in (e.browser, e.label_space, e.residual_map, e.corrections,
+                                             e.candidates, e.export, e.tour))
+    doc = Document()
+    layout = pn.panel(e)  # the whole explorer as one layout: controls beside the views
+    layout.server_doc(doc)
+    titles = {m.text for root in doc.roots for m in root.references() if type(m).__name__ == "Title" and m.text}
+    assert {"Kiel diagram", "learned correction (adapted − theory)", "residual_theory — 50 stars, 1 per row"} <= titles
+    assert len(layout.select(pn.widgets.FileDownload)) == 3 and layout.select(pn.widgets.FloatSlider)  # controls
+    shared = Explorer(state=e.state, sync_url=False)
+    assert shared.state is e.state and shared.browser is not e.browser
+
+
+def test_page_has_the_provenance_header_and_sidebar(app):
+    page = app.template()
+    assert isinstance(page, pn.template.FastListTemplate) and page.title == "gapviz explorer"
+    text = provenance(app.state.data)
+    assert "**gapviz store (generated for explorer tests)**" in text and "50 stars × 300 pixels" in text
+    assert "6 candidates" in text and "`runs/generated`" in text
+    assert page.main[0].objects[0].object == text
+    assert "Guided tour" in str(page.sidebar[0].objects[0].objects[0].object)
+    assert [b.label for b in page.sidebar[0].objects[-1].objects[1:]] == ["Candidates (CSV)", "Star selection (CSV)",
+                                                                         "Current view (PNG)"]
+
+
+def test_store_without_candidates_still_opens(tmp_path):
+    import make_store
+
+    store = make_store.write_store(tmp_path / "empty", n_star=20, wavelength=make_store.sample_wavelength()[:100],
+                                   n_line=10, n_candidate=0, chunk=8)
+    sessions = []
+    Document().add_root(build_app(store, sessions).main[0].get_root())
+    e = sessions[0]
+    e.state.color_by = "correction at candidate"
+    assert np.isnan(e.label_space.source.data["color"]).all()
+    e.tour.go(2)  # "a dip the theory lacks" with nothing to show: no error, range unchanged
+    assert e.state.candidate == -1 and len(e.candidates.table.value) == 0
+
+
+def test_missing_store_gives_a_message_page(tmp_path):
+    text = page_text(build_app(tmp_path / "nowhere"))
+    assert "could not open its store" in text and "no store here" in text
+    assert str(tmp_path / "nowhere" / "store.nc") in text and "expected STORE_DIR" in text
+
+
+def test_foreign_files_say_what_was_expected(tmp_path):
+    f = tmp_path / "other.nc"  # a netCDF4 file with a wavelength axis but none of the store's cubes
+    xr.Dataset({"flux": ("wavelength", np.ones(3))}, coords={"wavelength": np.arange(3.0)}).to_netcdf(
+        f, engine="h5netcdf")
+    text = page_text(build_app(f))
+    assert "gapviz store" in text and "flux_obs" in text and "missing" in text and str(f) in text
+    b = tmp_path / "baseline.nc"
+    xr.Dataset({"candidate_wavelength": ("candidate", [15200.0])}, coords={"wavelength": np.arange(3.0)},
+               attrs={"method": "baseline"}).to_netcdf(b, engine="h5netcdf")
+    text = page_text(build_app(b))
+    assert "baseline store" in text and str(b) in text
+    h = tmp_path / "plain.h5"
+    with h5py.File(h, "w") as fh:
+        fh["x"] = np.arange(3.0)
+    text = page_text(build_app(h))
+    assert "not a gapviz store" in text and "expected STORE_DIR" in text and str(h) in text
+    g = tmp_path / "notes.txt"
+    g.write_text("hello")
+    assert "not a gapviz store" in page_text(build_app(g))
+    bad = tmp_path / "broken.nc"
+    bad.write_text("not netCDF")
+    text = page_text(build_app(bad))
+    assert str(bad) in text and "netCDF4" in text and "Traceback" not in text
+
+
+def test_no_argument_without_the_sample_shows_a_message(monkeypatch, tmp_path):
+    import apps.store_data
+
+    monkeypatch.setattr(apps.store_data, "default_store_dir", lambda: tmp_path / "data_samples" / "store")
+    monkeypatch.setattr("sys.argv", ["explorer.py"])
+    text = page_text(build_app())
+    assert "no store here" in text and str(tmp_path / "data_samples" / "store") in text
+
+
+def test_argument_selects_the_store(monkeypatch, tiny_store):
+    monkeypatch.setattr("sys.argv", ["explorer.py", str(tiny_store)])
+    sessions = []
+    build_app(sessions=sessions)
+    assert sessions[0].state.data.path == (tiny_store / "store.nc").resolve()
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="the shipped sample store is not in this checkout")
+def test_no_argument_opens_the_shipped_sample(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["explorer.py"])
+    sessions = []
+    build_app(sessions=sessions)
+    data = sessions[0].state.data
+    assert data.path == (default_store_dir() / "store.nc").resolve() == SAMPLE.resolve()
+    assert data.n_star == 2000 and data.wavelength.size == 1024 and len(data.segments) == 4
