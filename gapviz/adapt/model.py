@@ -13,12 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gapviz.adapt.checkpoint import (
-    MODEL_FORMAT,
-    MODEL_VERSION,
-    emulator_from_payload,
-    load_torch,
-)
+from gapviz.adapt.checkpoint import MODEL_FORMAT, MODEL_VERSION, emulator_from_payload, load_torch
 from gapviz.adapt.config import config_from_dict
 from gapviz.adapt.data import prepare_arrays
 from gapviz.adapt.networks import PhysicalAdapter, build_networks

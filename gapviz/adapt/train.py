@@ -24,27 +24,10 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from gapviz.adapt import checkpoint as ck
 from gapviz.adapt import distributed as dd
-from gapviz.adapt.config import (
-    TrainConfig,
-    config_from_dict,
-    config_to_dict,
-    config_to_toml,
-    load_config,
-)
-from gapviz.adapt.data import (
-    MIN_STARS,
-    RowStream,
-    flux_stats,
-    read_rows,
-    shard,
-    split_rows,
-)
+from gapviz.adapt.config import TrainConfig, config_from_dict, config_to_dict, config_to_toml, load_config
+from gapviz.adapt.data import MIN_STARS, RowStream, flux_stats, read_rows, shard, split_rows
 from gapviz.adapt.networks import build_networks
-from gapviz.adapt.objectives import (
-    DiscriminatorObjective,
-    GeneratorObjective,
-    pretrain_label_encoders,
-)
+from gapviz.adapt.objectives import DiscriminatorObjective, GeneratorObjective, pretrain_label_encoders
 from gapviz.adapt.validate import chi2nu_at_fitted_labels, fit_theory, validation_chi2nu
 from gapviz.errors import GapvizError
 from gapviz.files import atomic_write_text

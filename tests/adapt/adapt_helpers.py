@@ -7,12 +7,15 @@ label population.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from gapviz.adapt.config import config_from_dict
 from gapviz.io.spectra import Spectra, write_spectra
+from gapviz.theory.emulator import Emulator
 
 NAMES = ("teff", "logg", "fe_h")
 
@@ -55,6 +58,14 @@ def write_sets(directory: Path, **kw) -> tuple[Path, Path]:
     return write_spectra(syn, directory / "synthetic.h5"), write_spectra(obs, directory / "observed.h5")
 
 
+def toy_emulator(n_pix: int = 64, n_label: int = 3, seed: int = 0, hidden: int = 32) -> Emulator:
+    """An untrained Emulator (labels in the unit box) on an APOGEE-like grid: seeded, the global RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Emulator([f"l{i}" for i in range(n_label)], np.zeros(n_label), np.ones(n_label),
+                        np.linspace(15100.0, 16900.0, n_pix), hidden=hidden)
+
+
 TINY_RECIPE = {
     "data": {"val_fraction": 0.15, "val_max": 16, "block_rows": 16, "buffer_blocks": 2},
     "model": {"enc_filters": [4, 8], "enc_strides": [4, 4], "enc_dense": [32], "split_z": 2,
@@ -66,12 +77,25 @@ TINY_RECIPE = {
 }
 
 
+# the reference architecture, small enough for the tiny sets (tiny_config overrides)
+TINY_CYCLESTARNET = dict(model__kind="cyclestarnet", model__shared_filters=[8], model__shared_strides=[2],
+                         model__split_filters=[4], model__split_strides=[4], model__shared_z=4)
+
+# a run long enough for the validation χ²ν to fall clearly (about 2 s of one CPU thread; see test_train.py)
+TRAINED = dict(train__max_steps=120, train__log_every=30, emulator__max_epochs=200)
+
+
 def tiny_config(**overrides):
     raw = {k: dict(v) for k, v in TINY_RECIPE.items()}
     for key, value in overrides.items():
         table, name = key.split("__")
         raw.setdefault(table, {})[name] = value
     return config_from_dict(raw, "<tiny>")
+
+
+def read_metrics(run: Path) -> list[dict]:
+    """The lines of RUN_DIR/metrics.jsonl."""
+    return [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
 
 
 def write_tiny_toml(path: Path, **overrides) -> Path:

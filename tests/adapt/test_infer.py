@@ -1,4 +1,4 @@
-"""Label inference through a differentiable forward model: recovery, honest errors, bounds, masks."""
+"""gapviz.adapt.infer: label inference through a differentiable forward model: recovery, honest errors, bounds, masks."""
 
 from __future__ import annotations
 
@@ -44,11 +44,6 @@ def noisy_stars(model, n: int, seed: int, box_margin: float = 0.05):
         clean = model(torch.as_tensor(truth)).numpy().astype(np.float64)
     sigma = rng.uniform(0.005, 0.02, (n, 1)) * np.ones_like(clean)
     return truth, clean + sigma * rng.standard_normal(clean.shape), sigma
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
 
 
 def test_recovers_labels_with_honest_errors():

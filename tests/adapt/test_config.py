@@ -1,4 +1,4 @@
-"""The TOML recipe: every key checked, errors name the key and the file, the shipped recipes load."""
+"""gapviz.adapt.config, the TOML recipe: every key checked, errors name the key and the file, the shipped recipes load."""
 
 from pathlib import Path
 

@@ -1,11 +1,12 @@
-"""Streaming batches: same order cached or streamed, exact replay from a position, shards and splits."""
+"""gapviz.adapt.data: streamed batches (same order cached or streamed, exact replay from a position), shards,
+splits, and the usable-pixel rules."""
 
 import dataclasses
 
 import numpy as np
 
 from gapviz.adapt.config import DataConfig
-from gapviz.adapt.data import RowStream, shard, split_rows
+from gapviz.adapt.data import RowStream, prepare_arrays, shard, split_rows
 from gapviz.io.spectra import read_spectra
 
 
@@ -52,3 +53,15 @@ def test_split_and_shard_are_disjoint():
     assert split_rows(100, 0.1, 4, seed=0)[1].size == 4
     parts = [shard(train, r, 3) for r in range(3)]
     assert np.array_equal(np.concatenate(parts), train)
+
+
+def test_prepare_arrays_marks_unusable_pixels_and_floors_sigma():
+    flux = np.array([[1.0, np.nan, 0.9, 0.8, 0.7, 0.6]])
+    err = np.array([[0.01, 0.01, np.inf, 0.0, 0.1, 0.001]])  # NaN flux, ∞ σ, σ = 0, σ > max, σ < floor
+    out = prepare_arrays(flux, err, sigma_floor=0.005, sigma_max=0.05)
+    assert out["mask"].tolist() == [[1, 0, 0, 0, 0, 1]]
+    assert np.allclose(out["flux"], [[1.0, 1.0, 1.0, 1.0, 1.0, 0.6]])  # unusable → 1 (weight 0)
+    assert np.allclose(out["sigma"], [[0.01, 1, 1, 1, 1, 0.005]])
+    assert all(v.dtype == np.float32 for v in out.values())
+    no_err = prepare_arrays(flux[:, [0, 2]], None, 0.005, 0.05)
+    assert np.allclose(no_err["sigma"], 0.005) and no_err["mask"].all()

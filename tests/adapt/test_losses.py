@@ -1,4 +1,4 @@
-"""Each loss term on a case checkable by hand."""
+"""gapviz.adapt.losses: each loss term on a case checkable by hand."""
 
 import math
 
@@ -18,6 +18,24 @@ def test_masked_chi2_floors_sigma_and_masks_pixels():
     # residuals/σ: 1, 2, -1 → χ² = 1 + 4 + 1 over 3 usable pixels
     assert L.masked_chi2(model, flux, sigma, mask).item() == pytest.approx(2.0, rel=1e-5)
     assert L.chi2nu_per_star(model, flux, sigma, mask, n_param=1).item() == pytest.approx(3.0, rel=1e-5)
+
+
+def test_chi2nu_per_star_degrees_of_freedom_are_floored_at_one():
+    """dof = usable pixels − n_param (gapviz.stats.degrees_of_freedom), at least 1; the numpy twin agrees."""
+    import numpy as np
+
+    from gapviz.stats import chi2nu
+
+    flux = torch.ones(3, 4)
+    model = flux + 0.01  # 1 σ off at every pixel
+    sigma = torch.full_like(flux, 0.01)
+    mask = torch.tensor([[1.0, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0]])
+    got = L.chi2nu_per_star(model, flux, sigma, mask, n_param=3)
+    # 4 usable: 4 / (4 − 3); 2 usable: 2 / max(2 − 3, 1); none usable: 0 / 1
+    assert got.tolist() == pytest.approx([4.0, 2.0, 0.0], rel=1e-5)
+    err = np.where(mask.numpy() > 0, 0.01, np.nan)
+    assert chi2nu((flux - model).numpy(), err, n_param=3) == pytest.approx(got.numpy(), rel=1e-5)
+    assert L.chi2nu_per_star(model, flux, sigma, mask).tolist() == pytest.approx([1.0, 1.0, 0.0], rel=1e-5)
 
 
 def test_effective_sigma_without_errors_is_the_floor():

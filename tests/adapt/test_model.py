@@ -1,22 +1,20 @@
-"""`load_adaptation` / `Adaptation` as in docs/ARCHITECTURE.md §5, on a tiny trained run."""
+"""gapviz.adapt.model: ``load_adaptation`` / ``Adaptation`` as in docs/ARCHITECTURE.md §5, on the shared tiny
+trained run (conftest.trained_run): the interface, and that its maps are the ones training validated."""
 
 import numpy as np
 import pytest
 import torch
 
-from adapt_helpers import tiny_config
 from gapviz.adapt import load_adaptation
-from gapviz.adapt.train import train
+from gapviz.adapt.data import split_rows
 from gapviz.errors import GapvizError
 from gapviz.io.spectra import read_spectra
+from gapviz.stats import chi2nu
 
 
 @pytest.fixture(scope="module")
-def run(tiny_sets, tmp_path_factory):
-    syn_path, obs_path = tiny_sets
-    out = tmp_path_factory.mktemp("model") / "run"
-    train(syn_path, obs_path, out, tiny_config(train__max_steps=4, emulator__max_epochs=20), progress=False)
-    return out, read_spectra(obs_path)
+def run(trained_run):
+    return trained_run.out, read_spectra(trained_run.observed)
 
 
 def test_interface_shapes_and_types(run):
@@ -77,7 +75,7 @@ def test_bad_input_and_unfinished_runs(run, tmp_path):
 
 
 def test_theory_fit_recovers_labels_and_leaves_out_masked_features(run):
-    out, obs = run
+    out, _ = run
     m = load_adaptation(out, device="cpu")
     lo, hi = m.emulator.label_min.numpy(), m.emulator.label_max.numpy()
     truth = np.array([lo + 0.4 * (hi - lo), lo + 0.6 * (hi - lo)])
@@ -94,3 +92,36 @@ def test_theory_fit_recovers_labels_and_leaves_out_masked_features(run):
     off_masked = np.abs(masked.labels - truth) / (hi - lo)
     off_plain = np.abs(plain.labels - truth) / (hi - lo)
     assert off_masked.max() < 0.03 and off_masked.max() < off_plain.max()
+
+
+def test_maps_reproduce_the_training_validation(run, trained_run):
+    """On the held-out stars the public maps give exactly the χ²ν training reported (run.json): the
+    adapted map is the validated obs → syn → obs cycle, fit_labels the label inference scored as
+    syn_obs_fit, fit_theory_labels + theory the plain-theory baseline; and the adapted model beats the theory."""
+    out, obs = run
+    m = load_adaptation(out, device="cpu")
+    d = m.config.data
+    val = split_rows(obs.n_star, d.val_fraction, d.val_max, m.config.train.seed)[1]
+    flux, err = obs.flux[val], obs.flux_err[val]  # the toy σ (0.01) lies within [sigma_floor, sigma_max]
+    before, after = trained_run.summary.val_before, trained_run.summary.val_after
+
+    def median_chi2nu(model):  # validation takes torch's median: the lower middle value of an even count
+        x = np.sort(chi2nu(flux - model, err, m.n_label))
+        return float(x[(x.size - 1) // 2])
+
+    adapted = median_chi2nu(m.adapted(flux, err))
+    assert adapted == pytest.approx(after["obs_syn_obs"], rel=1e-4)
+    fit = m.fit_labels(flux, err)
+    assert float(np.median(fit.chi2nu)) == pytest.approx(after["syn_obs_fit"], rel=1e-4)
+    theory = median_chi2nu(m.theory(m.fit_theory_labels(flux, err).labels))
+    assert theory == pytest.approx(before["theory"], rel=1e-3)
+    assert adapted < 0.5 * theory  # measured ≤ 0.21 × over 24 seeds/data sets (see test_train.py)
+
+
+def test_to_synthetic_is_the_theory_at_the_encoded_labels(run):
+    out, obs = run
+    m = load_adaptation(out, device="cpu")
+    flux, err = obs.flux[:6], obs.flux_err[:6]
+    labels = m.encoded_labels(flux, err)
+    assert labels.shape == (6, 3) and m.physical
+    np.testing.assert_allclose(m.to_synthetic(flux, err), m.theory(labels), atol=1e-5)
