@@ -21,7 +21,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "apps"))
 
 BUDGET_MS = 300.0
 
@@ -30,7 +29,7 @@ def ensure_store(path: Path, n_star: int) -> Path:
     """The benchmark store (int16-packed, gzip'd, 256-star chunks like gapviz.store), generated if missing."""
     if (path / "store.nc").exists():
         return path
-    import make_store
+    from gapviz.testing import stores as make_store
 
     t = time.perf_counter()
     make_store.write_store(path, n_star, n_line=600, n_candidate=40, chunk=256, pack=True, compress=True, seed=3)

@@ -14,6 +14,7 @@ store only.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,7 @@ def test_a_forbidden_import_inside_a_function_is_caught(tmp_path, monkeypatch):
                    "    return rank(t)\n")
     good = pkg / "fine.py"
     good.write_text("from gapviz.errors import GapvizError\n")
-    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert imports_of(bad, "gapviz.io.sneaky") == ["numpy", "gapviz.discover.rank", "gapviz.discover.rank.rank"]
     found = violations([bad, good])
     assert len(found) == 2 and all("sneaky.py" in f and "discover" in f for f in found)

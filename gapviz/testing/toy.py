@@ -182,3 +182,39 @@ def standard_toy(wavelength: np.ndarray, resolution: float = RESOLUTION):
 def toy_line_depths(linelist, wavelength, resolution, labels) -> np.ndarray:
     """Stand-in for LineModel depths in toy cases: every Fe I line 0.3 deep, other species 0.002."""
     return np.where(linelist["species"].astype(str).to_numpy() == "Fe I", 0.3, 0.002)
+
+
+@dataclass
+class ToyCase:
+    """The files of a toy experiment in ``directory``: observed.h5, synthetic.h5, linelist.csv,
+    reference_linelist.csv; ``model`` the toy adaptation, ``removed`` the lines the theory lacks."""
+
+    directory: object
+    model: ToyAdaptation
+    removed: object
+
+    def __getattr__(self, name: str):
+        names = {"observed": "observed.h5", "synthetic": "synthetic.h5", "linelist": "linelist.csv",
+                 "reference": "reference_linelist.csv"}
+        if name in names:
+            return self.directory / names[name]
+        raise AttributeError(name)
+
+
+def write_toy_case(directory, n_star: int = 200, seed: int = 0, wavelength: np.ndarray | None = None) -> ToyCase:
+    """Write a toy experiment's spectra and line lists (``standard_toy`` on the shipped sample grid)."""
+    from pathlib import Path
+
+    from gapviz.io.grids import sample_wavelength
+    from gapviz.io.linelist import write_linelist_csv
+    from gapviz.io.spectra import write_spectra
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model, theory, reference, removed = standard_toy(sample_wavelength() if wavelength is None else wavelength)
+    case = ToyCase(directory, model, removed)
+    write_spectra(toy_observed(model, toy_population(n_star, seed + 1), seed=seed + 2), case.observed)
+    write_spectra(toy_synthetic(model, toy_population(n_star, seed + 3)), case.synthetic)
+    write_linelist_csv(theory, case.linelist)
+    write_linelist_csv(reference, case.reference)
+    return case

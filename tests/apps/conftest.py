@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # make_store
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `apps` (not an installed package)
-import make_store  # noqa: E402
+from gapviz.testing import stores as make_store  # noqa: E402
 
 from gapviz.io.grids import sample_wavelength  # noqa: E402
 

@@ -72,7 +72,7 @@ def test_page_has_the_provenance_header_and_sidebar(app):
 
 
 def test_store_without_candidates_still_opens(tmp_path):
-    import make_store
+    from gapviz.testing import stores as make_store
 
     store = make_store.write_store(tmp_path / "empty", n_star=20, wavelength=make_store.sample_wavelength()[:100],
                                    n_line=10, n_candidate=0, chunk=8)

@@ -1,4 +1,4 @@
-"""The explorer on a store written by the real pipeline (gapviz.pipeline.analyze on the toy problem)."""
+"""The explorer on a store written by the real stages (gapviz.workflow.analyze on the toy problem)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,15 @@ from bokeh.document import Document
 
 @pytest.mark.e2e
 def test_explorer_on_a_pipeline_store(tmp_path):
-    from gapviz.testing.toy import standard_toy, toy_line_depths, toy_observed, toy_population, toy_synthetic
-    from gapviz.io.grids import sample_wavelength
-    from gapviz.io.linelist import write_linelist_csv
-    from gapviz.io.spectra import write_spectra
-    from gapviz.workflow.analyze import analyze
-
     from apps.explorer import Explorer
     from apps.export import view_png
     from apps.store_data import load_store
+    from gapviz.testing.toy import toy_line_depths, write_toy_case
+    from gapviz.workflow.analyze import analyze
 
-    model, theory, reference, _ = standard_toy(sample_wavelength())
-    write_spectra(toy_observed(model, toy_population(120, 1), seed=2), tmp_path / "obs.h5")
-    write_spectra(toy_synthetic(model, toy_population(120, 3)), tmp_path / "syn.h5")
-    write_linelist_csv(theory, tmp_path / "ll.csv")
-    write_linelist_csv(reference, tmp_path / "ref.csv")
-    analyze(None, tmp_path / "obs.h5", tmp_path / "ll.csv", tmp_path / "store", synthetic=tmp_path / "syn.h5",
-            reference_linelist=tmp_path / "ref.csv", adaptation=model, line_depths=toy_line_depths,
+    case = write_toy_case(tmp_path, n_star=120, seed=0)
+    analyze(None, case.observed, case.linelist, tmp_path / "store", synthetic=case.synthetic,
+            reference_linelist=case.reference, adaptation=case.model, line_depths=toy_line_depths,
             chunk_size=64, progress=False)
 
     data = load_store(str((tmp_path / "store" / "store.nc").resolve()))

@@ -62,7 +62,7 @@ def test_packed_store_is_decoded(packed_store, data_of):
 
 
 def test_candidates_csv_stands_in_for_an_empty_table(tmp_path):
-    import make_store
+    from gapviz.testing import stores as make_store
 
     store = make_store.write_store(tmp_path / "s", n_star=10, wavelength=make_store.sample_wavelength()[:60],
                                    n_line=5, n_candidate=0, chunk=5)

@@ -10,10 +10,10 @@ from gapviz.discover.crossmatch import lines_in_range
 from gapviz.discover.find import feature_pixels, find_candidates
 from gapviz.errors import GapvizError
 from gapviz.io.grids import sample_wavelength
-from gapviz.io.spectra import write_spectra
+from gapviz.io.linelist import read_linelist
 from gapviz.store import open_store
 from gapviz.store.schema import CANDIDATE_VARS, LINE_VARS
-from gapviz.testing.toy import standard_toy, toy_line_depths, toy_observed, toy_population
+from gapviz.testing.toy import toy_line_depths, write_toy_case
 from gapviz.workflow.apply import apply
 
 WL = sample_wavelength()
@@ -22,12 +22,11 @@ WL = sample_wavelength()
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory):
     """An applied toy store, loaded into memory: (Dataset, toy model, theory list, reference, removed lines)."""
-    d = tmp_path_factory.mktemp("find")
-    model, theory, reference, removed = standard_toy(WL)
-    write_spectra(toy_observed(model, toy_population(160, 21), seed=22), d / "obs.h5")
-    apply(None, d / "obs.h5", d / "store", adaptation=model, chunk_size=64, progress=False)
-    ds = open_store(d / "store").load()
-    return ds, model, lines_in_range(theory, WL, "toy"), lines_in_range(reference, WL, "toy"), removed
+    case = write_toy_case(tmp_path_factory.mktemp("find"), n_star=160, seed=20)
+    apply(None, case.observed, case.directory / "store", adaptation=case.model, chunk_size=64, progress=False)
+    ds = open_store(case.directory / "store").load()
+    lines, reference = (lines_in_range(read_linelist(p), WL, "toy") for p in (case.linelist, case.reference))
+    return ds, case.model, lines, reference, case.removed
 
 
 def test_a_dataset_in_a_dataset_out(applied):

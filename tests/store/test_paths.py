@@ -57,6 +57,6 @@ def test_analyze_refuses_an_existing_store_before_any_work(toy_store):
     model, *_ = standard_toy(sample_wavelength())
     before = (d / "store" / "store.nc").stat().st_mtime_ns
     with pytest.raises(GapvizError, match="already exists.*--overwrite"):
-        analyze(None, d / "obs.h5", d / "ll.csv", d / "store", adaptation=model, line_depths=toy_line_depths,
+        analyze(None, d / "observed.h5", d / "linelist.csv", d / "store", adaptation=model, line_depths=toy_line_depths,
                 progress=False)
     assert (d / "store" / "store.nc").stat().st_mtime_ns == before

@@ -33,7 +33,7 @@ def test_store_opens_in_bare_xarray_with_units(toy_store):
     assert ds.sizes["star"] == 300 and ds.sizes["wavelength"] == 1024
     assert ds["wavelength"].attrs["units"] == "Angstrom"
     assert {"teff", "logg", "fe_h", "mg_fe", "teff_err", "snr", "star_id", "chip"} <= set(ds.coords)
-    obs = read_spectra(d / "obs.h5")
+    obs = read_spectra(d / "observed.h5")
     # CF packing: unpacked values equal the input to within half a packing step
     np.testing.assert_allclose(ds["flux_obs"].values, obs.flux, atol=STEP / 2 + 1e-6)
     np.testing.assert_array_equal(ds["star_id"].values.astype(str), obs.star_id)

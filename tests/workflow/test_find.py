@@ -11,38 +11,30 @@ import xarray as xr
 
 from gapviz.cli import main
 from gapviz.errors import GapvizError
-from gapviz.io.grids import sample_wavelength
-from gapviz.io.linelist import write_linelist_csv
-from gapviz.io.spectra import write_spectra
 from gapviz.store import open_store
 from gapviz.store.write import StoreWriter
-from gapviz.testing.toy import standard_toy, toy_line_depths, toy_observed, toy_population
+from gapviz.testing.toy import toy_line_depths, write_toy_case
 from gapviz.workflow.analyze import analyze
 from gapviz.workflow.apply import apply
 from gapviz.workflow.find import find
 
-WL = sample_wavelength()
-
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    d = tmp_path_factory.mktemp("toy")
-    model, theory, reference, removed = standard_toy(WL)
-    write_spectra(toy_observed(model, toy_population(200, 5), seed=6), d / "obs.h5")
-    write_linelist_csv(theory, d / "ll.csv")
-    write_linelist_csv(reference, d / "ref.csv")
-    analyze(None, d / "obs.h5", d / "ll.csv", d / "analyzed", reference_linelist=d / "ref.csv", adaptation=model,
+    case = write_toy_case(tmp_path_factory.mktemp("toy"), n_star=200, seed=4)
+    d = case.directory
+    analyze(None, d / "observed.h5", d / "linelist.csv", d / "analyzed", reference_linelist=d / "reference_linelist.csv", adaptation=case.model,
             line_depths=toy_line_depths, chunk_size=64, progress=False)
-    return d, model, removed
+    return d, case.model, case.removed
 
 
 def test_analyze_is_apply_then_find(toy, tmp_path):
     d, model, _ = toy
-    applied = apply(None, d / "obs.h5", tmp_path / "s", adaptation=model, chunk_size=64, progress=False)
+    applied = apply(None, d / "observed.h5", tmp_path / "s", adaptation=model, chunk_size=64, progress=False)
     ds = open_store(applied.store_path)
     assert ds.sizes["candidate"] == 0 and "correction_mean" in ds and ds.attrs["n_candidates"] == 0
     ds.close()
-    find(tmp_path / "s", d / "ll.csv", d / "ref.csv", theory=model, line_depths=toy_line_depths)
+    find(tmp_path / "s", d / "linelist.csv", d / "reference_linelist.csv", theory=model, line_depths=toy_line_depths)
     assert (tmp_path / "s" / "candidates.csv").read_text() == (d / "analyzed" / "candidates.csv").read_text()
     a, b = open_store(tmp_path / "s"), open_store(d / "analyzed")
     for name in [v for v in a.variables if v.startswith(("candidate_", "line_", "correction"))]:
@@ -52,7 +44,7 @@ def test_analyze_is_apply_then_find(toy, tmp_path):
 def test_find_again_reproduces_the_table_row_for_row(toy, tmp_path):
     d, model, _ = toy
     store = tmp_path / "again"
-    analyze(None, d / "obs.h5", d / "ll.csv", store, reference_linelist=d / "ref.csv", adaptation=model,
+    analyze(None, d / "observed.h5", d / "linelist.csv", store, reference_linelist=d / "reference_linelist.csv", adaptation=model,
             line_depths=toy_line_depths, chunk_size=64, progress=False)
     before = (store / "candidates.csv").read_text()
     (store / "candidates.csv").unlink()
@@ -66,7 +58,7 @@ def test_find_again_reproduces_the_table_row_for_row(toy, tmp_path):
 def test_find_with_other_settings_keeps_the_applied_model(toy, tmp_path):
     d, model, removed = toy
     store = tmp_path / "rerun"
-    analyze(None, d / "obs.h5", d / "ll.csv", store, adaptation=model, line_depths=toy_line_depths,
+    analyze(None, d / "observed.h5", d / "linelist.csv", store, adaptation=model, line_depths=toy_line_depths,
             chunk_size=64, progress=False)
     cubes = open_store(store)[["flux_obs", "correction", "teff"]].load()
     rc = main(["find", str(store), "--attribution", "response"])
@@ -81,11 +73,11 @@ def test_find_with_other_settings_keeps_the_applied_model(toy, tmp_path):
 
 def test_find_without_what_it_needs_says_so(toy, tmp_path, capsys):
     d, model, _ = toy
-    apply(None, d / "obs.h5", tmp_path / "s", adaptation=model, progress=False)
+    apply(None, d / "observed.h5", tmp_path / "s", adaptation=model, progress=False)
     assert main(["find", str(tmp_path / "s")]) == 2
     assert "no line list recorded in the store; pass --linelist" in capsys.readouterr().err
     # the toy run saved no theory.pt: the default attribution cannot refit stars
-    assert main(["find", str(tmp_path / "s"), "--linelist", str(d / "ll.csv")]) == 2
+    assert main(["find", str(tmp_path / "s"), "--linelist", str(d / "linelist.csv")]) == 2
     err = capsys.readouterr().err
     assert "theory.pt" in err and "--attribution" in err and "Traceback" not in err
     assert main(["find", str(tmp_path / "nowhere")]) == 2
@@ -95,7 +87,7 @@ def test_find_without_what_it_needs_says_so(toy, tmp_path, capsys):
 def test_an_interrupted_find_leaves_the_store_as_it_was(toy, tmp_path, monkeypatch):
     d, model, _ = toy
     store = tmp_path / "s"
-    analyze(None, d / "obs.h5", d / "ll.csv", store, adaptation=model, line_depths=toy_line_depths,
+    analyze(None, d / "observed.h5", d / "linelist.csv", store, adaptation=model, line_depths=toy_line_depths,
             progress=False)
     before = (store / "store.nc").read_bytes()
 
@@ -116,4 +108,4 @@ def test_a_store_from_before_the_stages_is_refused_clearly(toy, tmp_path):
     ds.encoding = {}  # no unlimited dimensions: the candidate dimension has a fixed length, as stores had
     ds.to_netcdf(tmp_path / "old" / "store.nc", engine="h5netcdf")
     with pytest.raises(GapvizError, match="fixed length.*gapviz apply"):
-        find(tmp_path / "old", d / "ll.csv", attribution="regression", line_depths=toy_line_depths)
+        find(tmp_path / "old", d / "linelist.csv", attribution="regression", line_depths=toy_line_depths)

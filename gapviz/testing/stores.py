@@ -225,7 +225,7 @@ def write_store(
             "gapviz_version": "0.1.0", "run_dir": "runs/generated", "synthetic_path": "synthetic.h5",
             "observed_path": "observed.h5", "chi2nu_theory_median": float(np.median(chi_t)),
             "chi2nu_adapted_median": float(np.median(chi_a)), "n_candidates": n_candidate,
-            "history": "tests/apps/make_store.py",
+            "history": "gapviz.testing.stores",
         })
     if write_csv:
         with atomic_path(store_dir / "candidates.csv") as tmp:
