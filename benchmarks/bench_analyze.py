@@ -14,17 +14,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from gapviz.testing.toy import (
-    standard_toy,
-    toy_line_depths,
-    toy_observed,
-    toy_population,
-)
 from gapviz.io.grids import sample_wavelength
 from gapviz.io.linelist import write_linelist_csv
 from gapviz.io.spectra import write_spectra
-from gapviz.workflow.analyze import analyze
 from gapviz.store.schema import CUBES
+from gapviz.testing.toy import standard_toy, toy_line_depths, toy_observed, toy_population
+from gapviz.workflow.analyze import analyze
 
 
 def measure(workdir: Path, n_star: int, npix: int, chunk: int) -> dict:

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from gapviz.errors import GapvizError
-from gapviz.workflow.analyze import analyze
 from gapviz.store.paths import check_target
+from gapviz.workflow.analyze import analyze
 
 SAMPLE_FILES = {"synthetic": "synthetic.h5", "observed": "observed.h5", "linelist": "linelist.csv",
                 "reference": "reference_linelist.csv", "truth": "truth.h5"}

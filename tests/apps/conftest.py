@@ -10,9 +10,8 @@ import pytest
 import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `apps` (not an installed package)
-from gapviz.testing import stores as make_store  # noqa: E402
-
 from gapviz.io.grids import sample_wavelength  # noqa: E402
+from gapviz.testing import stores as make_store  # noqa: E402
 
 
 def tiny_wavelength() -> np.ndarray:

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from gapviz.discover.attribute import attribute, choose_label, sensitivity_from_arrays
-from gapviz.testing.toy import standard_toy, toy_line_depths, toy_observed, toy_population
 from gapviz.io.grids import sample_wavelength
 from gapviz.io.linelist import write_linelist_csv
 from gapviz.io.spectra import write_spectra
+from gapviz.testing.toy import standard_toy, toy_line_depths, toy_observed, toy_population
 from gapviz.workflow.analyze import analyze
 
 WL = sample_wavelength()

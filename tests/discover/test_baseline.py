@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from gapviz.discover.baseline import baseline_candidates, median_spectrum
-from gapviz.testing.toy import ToyLine, standard_toy, toy_observed, toy_population, toy_synthetic
 from gapviz.io.grids import sample_wavelength
 from gapviz.io.spectra import write_spectra
+from gapviz.testing.toy import ToyLine, standard_toy, toy_observed, toy_population, toy_synthetic
 
 WL = sample_wavelength()
 

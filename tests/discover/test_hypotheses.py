@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gapviz.discover.crossmatch import line_model_depths
 from gapviz.discover.hypotheses import Hypotheses, attribute_hypotheses, build_hypotheses, choose_hypothesis, r_squared
 from gapviz.io.linelist import read_linelist
 from gapviz.labels import DEFAULT_LABELS
-from gapviz.discover.crossmatch import line_model_depths
 from gapviz.theory.linemodel import LineModel
 
 WL = np.arange(16150.0, 16220.0, 0.22)

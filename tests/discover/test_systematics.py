@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gapviz.discover.detect import detect_features
-from gapviz.instrument import FWHM_TO_SIGMA
 from gapviz.discover.systematics import instrumental_templates, label_offset_templates, remove_systematics
+from gapviz.instrument import FWHM_TO_SIGMA
 from gapviz.io.grids import sample_wavelength
 
 WL = sample_wavelength()

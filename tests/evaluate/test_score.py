@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gapviz.evaluate.score import format_scores, label_scatter, score_candidates
 from gapviz.errors import GapvizError
+from gapviz.evaluate.score import format_scores, label_scatter, score_candidates
 
 R = 22500.0
 REMOVED = pd.DataFrame({

@@ -10,14 +10,13 @@ import pandas as pd
 import pytest
 
 from gapviz.cli import main
-from gapviz.evaluate.store_score import score_store
-from gapviz.testing.toy import (ToyAdaptation, standard_toy, toy_line_depths, toy_observed, toy_population,
-                                 toy_synthetic)
 from gapviz.errors import GapvizError
+from gapviz.evaluate.store_score import score_store
 from gapviz.io.grids import sample_wavelength
 from gapviz.io.linelist import write_linelist_csv
 from gapviz.io.spectra import write_spectra
 from gapviz.mock.truth import Truth, write_truth
+from gapviz.testing.toy import ToyAdaptation, standard_toy, toy_line_depths, toy_observed, toy_population, toy_synthetic
 from gapviz.workflow.analyze import analyze
 
 WL = sample_wavelength()
