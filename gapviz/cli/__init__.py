@@ -27,7 +27,19 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"gapviz.cli.{name}")
         module.add_parser(sub)
+    for command in sub.choices.values():  # every option's --help shows its default
+        command.formatter_class = DefaultsHelp
     return parser
+
+
+class DefaultsHelp(argparse.HelpFormatter):
+    """Help text with each option's default, where it has one worth saying."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def main(argv: list[str] | None = None) -> int:

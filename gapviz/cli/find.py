@@ -10,7 +10,7 @@ def add_attribution(p) -> None:
     from gapviz.discover.find import ATTRIBUTIONS
 
     p.add_argument("--attribution", choices=ATTRIBUTIONS, default="hypothesis",
-                   help="hypothetical lines fitted to each star's theory residual (default; needs the store's "
+                   help="hypothetical lines fitted to each star's theory residual (needs the store's "
                         "theory.pt), species behaviour, or a label rule (regression, response)")
     p.add_argument("--resolution", type=float, default=RESOLUTION, help="instrument resolving power λ/FWHM")
 

@@ -143,7 +143,25 @@ def _open_h5(path: str | os.PathLike) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise GapvizError(f"{path}: not a readable HDF5 file (truncated or another format?): {exc}") from None
+        raise GapvizError(f"{path}: not a readable HDF5 file ({_what_it_is(path) or f'truncated or another format? {exc}'})") from None
+
+
+#: The command that turns survey and text spectra into a spectra-contract file.
+INGEST_HINT = "convert it with 'gapviz ingest {path} --out observed.h5'"
+
+
+def _what_it_is(path: Path) -> str:
+    """For a file that is not HDF5: what it looks like and the command that converts it ("" if unknown)."""
+    with open(path, "rb") as fh:
+        head = fh.read(2048)
+    if head.startswith(b"SIMPLE  ="):
+        name = path.name.lower()
+        kind = "an APOGEE apStar file" if name.startswith("apstar") else \
+            "an APOGEE apVisit file" if name.startswith("apvisit") else "a FITS file"
+        return f"{kind}; {INGEST_HINT.format(path=path)}"
+    if head and b"\x00" not in head:
+        return f"a text file (a text spectrum?); {INGEST_HINT.format(path=path)}"
+    return ""
 
 
 def _need(f: h5py.File, name: str, path) -> h5py.Dataset:
@@ -273,5 +291,6 @@ def check_same_grid(a: np.ndarray, b: np.ndarray, what_a: str, what_b: str, rtol
     if a.shape != b.shape or not np.allclose(a, b, rtol=rtol, atol=0):
         raise GapvizError(
             f"wavelength grids differ: {what_a} has {a.size} pixels {a[0]:.3f}-{a[-1]:.3f} Å, "
-            f"{what_b} has {b.size} pixels {b[0]:.3f}-{b[-1]:.3f} Å; resample both onto one grid first"
+            f"{what_b} has {b.size} pixels {b[0]:.3f}-{b[-1]:.3f} Å; resample the spectra onto one grid first "
+            "('gapviz ingest FILES --grid aspcap --out O.h5' puts APOGEE and text spectra on the ASPCAP grid)"
         )

@@ -23,6 +23,8 @@ THEORY_FILE = "theory.pt"
 #: Dimensions the finder (re)writes: unlimited, so ``gapviz find`` can rewrite them on an existing store.
 FINDER_DIMS: tuple[str, ...] = ("candidate", "line")
 BINNED_LABELS: tuple[str, ...] = ("teff", "logg", "fe_h")
+#: domain_flag bits (CF flag_masks) and their meanings.
+DOMAIN_FLAGS: dict[str, int] = {"label_at_edge_of_synthetic_box": 1, "adapted_fit_poor": 2}
 INT16_FILL = np.int16(-32768)
 
 
@@ -90,6 +92,9 @@ STAR_VARS: dict[str, VarSpec] = {
         VarSpec("snr", ("star",), "f4", "1", "median per-pixel signal-to-noise ratio flux_obs/flux_err"),
         VarSpec("chi2nu_theory", ("star",), "f4", "1", "reduced chi-square of flux_obs against flux_theory"),
         VarSpec("chi2nu_adapted", ("star",), "f4", "1", "reduced chi-square of flux_obs against flux_adapted"),
+        VarSpec("domain_flag", ("star",), "i1", "1",
+                "outside the theory's domain: 1 = a fitted label at the edge of the synthetic set's label box, "
+                "2 = adapted reduced chi-square above the warning level (flags add)"),
     ]
 }
 

@@ -87,7 +87,7 @@ class StoreWriter:
         chunk = (max(1, min(layout.chunk_stars, nstar)), npix)
         for name in layout.cubes:
             self._create(name, chunks=chunk if nstar else None)
-        for name in (star_coords + ["chi2nu_theory", "chi2nu_adapted"]) if layout.cubes else []:
+        for name in (star_coords + ["chi2nu_theory", "chi2nu_adapted", "domain_flag"]) if layout.cubes else []:
             self._create(name)
 
     def _create(self, name: str, chunks=None):
@@ -115,6 +115,9 @@ class StoreWriter:
         if name == "pixel_mask":
             var.attrs["flag_values"] = np.array([0, 1], dtype=np.int8)
             var.attrs["flag_meanings"] = "unusable usable"
+        if name == "domain_flag":
+            var.attrs["flag_masks"] = np.array(list(S.DOMAIN_FLAGS.values()), dtype=np.int8)
+            var.attrs["flag_meanings"] = " ".join(S.DOMAIN_FLAGS)
         coords = []
         if "star" in spec.dims and name not in self._star_coords.split():
             coords.append(self._star_coords)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from gapviz.store.open import store_candidates
 from gapviz.store.paths import candidates_file, check_target
 from gapviz.store.write import StoreLayout, create_store
 from gapviz.workflow.apply import apply, history
-from gapviz.workflow.find import candidates_csv, count_line, find, top_missing, write_findings
+from gapviz.workflow.find import candidates_csv, count_line, find, top_missing, warning_lines, write_findings
 
 METHODS = ("adapted", "baseline")
 
@@ -39,12 +39,14 @@ class AnalyzeResult:
     chi2nu_adapted_median: float
     candidates: pd.DataFrame
     seconds: float
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         chi = (f"chi2nu (median) {self.chi2nu_theory_median:.3g} -> {self.chi2nu_adapted_median:.3g}; "
                if np.isfinite(self.chi2nu_theory_median) else "")
         return (f"{self.n_star} stars; {chi}{count_line(self.candidates)} in {self.seconds:.1f} s\n"
-                f"store: {self.store_path}\ncandidates: {self.candidates_path}" + top_missing(self.candidates))
+                f"store: {self.store_path}\ncandidates: {self.candidates_path}" + top_missing(self.candidates)
+                + warning_lines(self.warnings))
 
 
 def analyze(run_dir: str | os.PathLike | None, observed: str | os.PathLike, linelist: str | os.PathLike,
@@ -74,7 +76,7 @@ def analyze(run_dir: str | os.PathLike | None, observed: str | os.PathLike, line
     found = find(applied.store_path, linelist, reference_linelist, attribution=attribution, resolution=resolution,
                  theory=adaptation.theory_fit, line_depths=line_depths)
     return AnalyzeResult(applied.store_path, found.candidates_path, applied.n_star, applied.chi2nu_theory_median,
-                         applied.chi2nu_adapted_median, found.candidates, time.perf_counter() - t0)
+                         applied.chi2nu_adapted_median, found.candidates, time.perf_counter() - t0, applied.warnings)
 
 
 def _analyze_baseline(observed, linelist, out, synthetic, reference_linelist, overwrite, resolution,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +41,15 @@ class FindResult:
     candidates_path: Path
     candidates: pd.DataFrame
     seconds: float
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return f"{count_line(self.candidates)} in {self.seconds:.1f} s\ncandidates: {self.candidates_path}" \
-            + top_missing(self.candidates)
+            + top_missing(self.candidates) + warning_lines(self.warnings)
+
+
+def warning_lines(warnings: list[str]) -> str:
+    return "".join(f"\nwarning: {w}" for w in warnings)
 
 
 def count_line(candidates: pd.DataFrame) -> str:
@@ -112,12 +117,13 @@ def find(store: str | os.PathLike, linelist: str | os.PathLike | None = None,
         theory = theory if theory is not None else load_theory(path)
         findings = find_candidates(ds, lines, reference=reference, theory=theory, attribution=attribution,
                                    resolution=resolution, line_depths=line_depths)
+        warnings = [w for w in str(ds.attrs.get("warnings", "")).split("\n") if w]
     finally:
         ds.close()
     write_findings(path, findings, {"linelist_path": str(lines_path), "reference_linelist_path": str(ref_path)})
     csv = candidates_file(path)
     atomic_write_text(csv, candidates_csv(findings))
-    return FindResult(path, csv, store_candidates(findings), time.perf_counter() - t0)
+    return FindResult(path, csv, store_candidates(findings), time.perf_counter() - t0, warnings)
 
 
 def write_findings(path: Path, findings: xr.Dataset, attrs: dict) -> None:
