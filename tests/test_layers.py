@@ -3,7 +3,7 @@
 gapviz's packages form layers in the order the data flows; a module may import its own layer and the ones
 before it, never one after it (imports inside functions count too):
 
-    base (errors, files, labels, instrument, stats, data) → io → theory → mock → adapt → store → discover
+    base (errors, files, labels, instrument, stats, progress, data) → io → theory → mock → adapt → store → discover
     → evaluate → workflow → cli
 
 ``gapviz.testing`` (fakes for tests and benchmarks) may import the library, but no library module imports it.
@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["base", "io", "theory", "mock", "adapt", "store", "discover", "evaluate", "workflow", "cli"]
 BASE = {"gapviz", "gapviz.errors", "gapviz.files", "gapviz.labels", "gapviz.instrument", "gapviz.stats",
-        "gapviz.data", "gapviz.__main__"}
+        "gapviz.data", "gapviz.progress", "gapviz.__main__"}
 APPS_MAY_IMPORT = {"base", "io", "theory", "store"}
 
 

@@ -31,6 +31,7 @@ from gapviz.adapt.objectives import DiscriminatorObjective, GeneratorObjective, 
 from gapviz.adapt.validate import chi2nu_at_fitted_labels, fit_theory, validation_chi2nu
 from gapviz.errors import GapvizError
 from gapviz.files import atomic_write_text
+from gapviz.progress import progress_bar
 from gapviz.io.spectra import SpectraFile, check_same_grid, read_spectra
 
 LOSS_KEYS = ("total", "rec_obs", "cc_obs", "rec_synth", "cc_synth", "label", "correction", "split", "gen", "dis")
@@ -249,9 +250,7 @@ def _run(cfg, synthetic, observed, out, names, n_obs, d, state, progress, t_star
 
     bar = None
     if progress and d.main:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=tc.max_steps or None, initial=step, desc="adapt", unit="step", dynamic_ncols=True)
+        bar = progress_bar(total=tc.max_steps or None, initial=step, desc="adapt", unit="step", dynamic_ncols=True)
     amp = cfg.train.amp and d.device.type == "cuda"
     last_ckpt, stopped, val_now = elapsed(), "steps", dict(val_before)
     n_seen = 0
@@ -383,9 +382,10 @@ def _print_summary(s: TrainSummary) -> None:
     b, a = s.val_before, s.val_after
     print(f"gapviz train: {s.steps} steps, {s.seconds:.0f} s ({s.stopped}), {s.spectra_per_s:.0f} spectra/s; "
           f"wrote {s.out}/model.pt")
-    print(f"  validation median χ²ν on {s.n_val} held-out observed stars:")
-    print(f"    theory at best-fit labels        {b.get('theory', float('nan')):8.3f}")
-    for key, name in (("obs_syn_obs", "observed→synthetic→observed"), ("syn_obs", "synthetic→observed"),
-                      ("syn_obs_split_mean", "synthetic→observed, z_sp = mean")):
-        print(f"    {name:32s} {b.get(key, float('nan')):8.3f} → {a.get(key, float('nan')):8.3f}")
-    print(f"    synthetic→observed at labels fitted through the adapted model: {a.get('syn_obs_fit', float('nan')):8.3f}")
+    print(f"  median reduced chi-square (χ²ν) of {s.n_val} held-out observed stars, before → after training:")
+    print(f"    {'the theory at its best-fit labels':56s} {b.get('theory', float('nan')):8.3f}")
+    for key, name in (("obs_syn_obs", "observed → synthetic counterpart → observed again"),
+                      ("syn_obs", "the best-fit theory spectrum mapped to the observed domain"),
+                      ("syn_obs_split_mean", "the same with the star-specific latent set to its mean")):
+        print(f"    {name:56s} {b.get(key, float('nan')):8.3f} → {a.get(key, float('nan')):8.3f}")
+    print(f"    {'the adapted model at labels fitted through it':56s} {'':8s}   {a.get('syn_obs_fit', float('nan')):8.3f}")

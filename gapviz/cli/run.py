@@ -37,4 +37,5 @@ def _run(args) -> int:
     print(format_scores(scores))
     if "baseline_note" in scores:
         print(scores["baseline_note"])
+    print(f"\nlook at it: gapviz explore {scores['store']}")
     return 0

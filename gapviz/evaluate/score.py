@@ -163,15 +163,21 @@ def format_scores(scores: dict) -> str:
             "precision", "recall", "recall_any_kind", "f1",
             "precision_all_absorption", "attribution_accuracy", "attribution_commonest_label", "attribution_balanced",
             "identification_species_accuracy", "identification_line_accuracy"]
-    lines = [f"{'':32s}" + "".join(f"{n:>14s}" for n in names)]
+    lines = ["The finder against the mock's truth (precision: of absorption features flagged absent from the line "
+             "list; recall: of removed lines deeper than 2 %):",
+             f"{'':32s}" + "".join(f"{n:>14s}" for n in names)]
     for k in keys:
         lines.append(f"{k:32s}" + "".join(f"{_fmt(methods[n].get(k)):>14s}" for n in names))
     for b, row in enumerate(methods[names[0]]["recall_by_depth"]):
         label = f"recall depth {row['depth_lo']:.2f}-{row['depth_hi']:.2f}"
         vals = [methods[n]["recall_by_depth"][b] for n in names]
         lines.append(f"{label:32s}" + "".join(f"{_fmt(v['recall']) + ' /' + str(v['n_lines']):>14s}" for v in vals))
-    for name, s in scores.get("label_scatter", {}).items():
-        lines.append(f"label {name:26s} bias {_fmt(s['bias'])}  std {_fmt(s['std'])}  mad_std {_fmt(s['mad_std'])}")
+    scatter = scores.get("label_scatter", {})
+    if scatter:
+        lines += ["", "Inferred labels against the truth (inferred − true over the observed stars):",
+                  f"{'label':12s}{'bias (median)':>16s}{'std':>12s}{'robust std':>12s}"]
+        for name, s in scatter.items():
+            lines.append(f"{name:12s}{_fmt(s['bias']):>16s}{_fmt(s['std']):>12s}{_fmt(s['mad_std']):>12s}")
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from gapviz.errors import GapvizError
 from gapviz.files import atomic_path
+from gapviz.progress import progress_bar
 from gapviz.io.spectra import Spectra
 
 FORMAT = "gapviz-emulator"
@@ -359,7 +360,5 @@ def fit_emulator(
 def _progress(enabled: bool, max_minutes: float):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=round(max_minutes * 60, 1), unit="s", desc="train emulator", leave=True,
+    return progress_bar(total=round(max_minutes * 60, 1), unit="s", desc="train emulator", leave=True,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s {postfix}")

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from gapviz import __version__
 from gapviz.errors import GapvizError
 from gapviz.io.spectra import SpectraFile, check_same_grid
+from gapviz.progress import progress_bar
 from gapviz.store import schema as S
 from gapviz.store.aggregate import Accumulator, bin_edges, even_rows
 from gapviz.store.paths import check_target, store_dir
@@ -129,7 +129,7 @@ def apply(run_dir: str | os.PathLike | None, observed: str | os.PathLike, out: s
         chi_t, chi_a = np.empty(obs.n_star), np.empty(obs.n_star)
         respond = even_rows(obs.n_star, RESPONSE_STARS)
         with create_store(store_path, layout, overwrite=overwrite) as writer:
-            for a, b in tqdm(chunks(obs.n_star, chunk_size), desc="apply", unit="chunk", disable=not progress):
+            for a, b in progress_bar(chunks(obs.n_star, chunk_size), progress, desc="apply", unit="chunk"):
                 s = obs.read(slice(a, b))
                 flux = s.flux.astype(np.float64)
                 err = (s.flux_err if s.flux_err is not None else np.full_like(s.flux, np.nan)).astype(np.float64)
@@ -168,7 +168,7 @@ def apply(run_dir: str | os.PathLike | None, observed: str | os.PathLike, out: s
 def _fit_all(model, obs: SpectraFile, chunk: int, progress: bool):
     """(labels, labels_err, at_bound or None) of every star, chunk by chunk."""
     labels, errs, edge = [], [], []
-    for a, b in tqdm(chunks(obs.n_star, chunk), desc="fit labels", unit="chunk", disable=not progress):
+    for a, b in progress_bar(chunks(obs.n_star, chunk), progress, desc="fit labels", unit="chunk"):
         s = obs.read(slice(a, b))
         err = s.flux_err if s.flux_err is not None else np.full_like(s.flux, np.nan)
         fit = model.fit_labels(s.flux, err)

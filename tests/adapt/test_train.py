@@ -57,7 +57,7 @@ def test_printed_summary_reports_each_map(trained_run, capsys):
     s = trained_run.summary
     _print_summary(s)
     out = capsys.readouterr().out
-    assert f"gapviz train: {s.steps} steps" in out and "theory at best-fit labels" in out
+    assert f"gapviz train: {s.steps} steps" in out and "the theory at its best-fit labels" in out
     assert f"{s.val_before['theory']:8.3f}" in out
     assert f"{s.val_before['obs_syn_obs']:8.3f} → {s.val_after['obs_syn_obs']:8.3f}" in out
     assert f"{s.val_after['syn_obs_fit']:8.3f}" in out

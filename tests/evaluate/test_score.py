@@ -79,8 +79,12 @@ def test_label_scatter_matches_by_star_id_and_refuses_other_sets():
 def test_format_scores_lists_methods_side_by_side():
     s = score_candidates(_cands([(15300.2, 0.08, False, "mg_fe")]), REMOVED, R)
     text = format_scores({"methods": {"adapted": s, "baseline": s}})
-    assert "adapted" in text.splitlines()[0] and "baseline" in text.splitlines()[0]
-    assert "recall" in text
+    assert "adapted" in text.splitlines()[1] and "baseline" in text.splitlines()[1]
+    assert "recall" in text and text.splitlines()[0].startswith("The finder against the mock's truth")
+    text = format_scores({"methods": {"adapted": s}, "label_scatter": {"teff": {"bias": 12.5, "std": 40.0,
+                                                                                "mad_std": 30.0}}})
+    assert "Inferred labels against the truth" in text
+    assert text.splitlines()[-1].split() == ["teff", "12.5", "40", "30"]
 
 
 def test_an_emission_feature_does_not_find_a_blended_missing_line():
