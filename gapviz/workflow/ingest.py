@@ -33,19 +33,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from gapviz import __version__
 from gapviz.errors import GapvizError
 from gapviz.files import atomic_path
 from gapviz.io.append import SpectraAppender
-from gapviz.io.ingest import GRIDS, HEADER_LABEL_NAMES, IngestOutcome, ingest_one, target_wavelength
+from gapviz.io.ingest import (
+    GRIDS,
+    HEADER_LABEL_NAMES,
+    IngestOutcome,
+    ingest_one,
+    target_wavelength,
+)
+from gapviz.labels import label_info
+from gapviz.progress import progress_bar
 
 #: Files submitted to the pool per worker ahead of the one being written (bounds memory, keeps workers busy).
 IN_FLIGHT_PER_WORKER = 4
 REPORT_COLUMNS = ("path", "status", "reason", "kind", "star_id", "snr", "row")
 HEADER_LABELS_NOTE = ("APOGEE RV-pipeline Doppler-template parameters from the file header (RV_TEFF, RV_LOGG, "
                       "RV_FEH): coarse grid values, not ASPCAP labels; NaN where the file has none")
+
+SNR_NOTE = ("signal-to-noise ratio: APOGEE header SNR (median per pixel, reduction pipeline); text spectra: "
+            "median flux/flux_err, or median flux / DER_SNR noise without an error column")
 
 
 def report_path(out: str | os.PathLike) -> Path:
@@ -95,9 +105,9 @@ class IngestResult:
         if not self.skipped:
             return None
         path, reason = self.skipped[0]
-        more = f" and {len(self.skipped) - 1} more" if len(self.skipped) > 1 else ""
-        return (f"{len(self.skipped)} of {self.n_files} files skipped (reasons in {self.report}): "
-                f"{Path(path).name}: {reason}{more}")
+        first = "first: " if len(self.skipped) > 1 else ""
+        return (f"{len(self.skipped)} of {self.n_files} files skipped (reasons in {self.report}); "
+                f"{first}{Path(path).name}: {reason}")
 
 
 def _ignore_sigint() -> None:
@@ -178,14 +188,20 @@ def ingest(paths: list[str | os.PathLike], out: str | os.PathLike, grid: str = "
     columns = {f"header_labels/{n}": "f8" for n in HEADER_LABEL_NAMES}
     columns |= {"snr": "f8", "source_file": "str", "flux_err_estimated": "i1"}
     attrs = {"gapviz_version": __version__, "ingest_grid": grid, "ingest_report": report.name}
-    group_attrs = {"header_labels": {"description": HEADER_LABELS_NOTE}}
+    object_attrs = {"header_labels": {"description": HEADER_LABELS_NOTE}}
+    object_attrs |= {f"header_labels/{n}": {"units": label_info(n).units, "long_name": label_info(n).long_name}
+                     for n in HEADER_LABEL_NAMES}
+    object_attrs |= {"snr": {"units": "1", "long_name": SNR_NOTE},
+                     "flux_err_estimated": {"long_name": "1 where flux_err is a DER_SNR estimate (text spectrum "
+                                                         "without an error column)"},
+                     "source_file": {"long_name": "the input file of each row, as given"}}
 
     pool = _pool(workers)
     try:
         with atomic_path(out, overwrite=True) as tmp, atomic_path(report, overwrite=True) as tmp_report:
             with SpectraAppender(tmp, wavelength, domain="observed", columns=columns, attrs=attrs,
-                                 group_attrs=group_attrs, chunk_rows=chunk_rows) as writer:
-                bar = tqdm(total=len(files), desc="ingest", unit="file", disable=None if progress else True)
+                                 object_attrs=object_attrs, chunk_rows=chunk_rows) as writer:
+                bar = progress_bar(total=len(files), enabled=progress, desc="ingest", unit="file")
                 try:
                     for outcome in _outcomes(files, grid, workers, pool):
                         row = {"path": outcome.path, "status": outcome.status, "reason": outcome.reason,
