@@ -5,11 +5,16 @@
 [label_min, label_max]. ``forward`` maps a tensor of labels (n, L) in physical units to flux (n, npix);
 it may be the plain emulator or the emulator followed by the learned synthetic→observed map.
 
-Method: a quasi-random set of starting points (the box centre first) scored by χ², the best one per star
-refined by a projected Levenberg–Marquardt iteration in scaled label space (z = (x − min)/(max − min) − ½
-in [−½, ½]), all stars batched together. The Jacobian comes from forward-mode autodiff (L tangent passes;
-central finite differences if ``forward`` does not support forward mode), and the errors from
-cov = (Jᵀ W J)⁻¹ at the solution.
+Method (``method="lm"``, the default): the starting point per star is the best by χ² of ``init`` (a warm
+start, e.g. the encoder's labels) and a few quasi-random points (the box centre first); it is refined by a
+projected Levenberg–Marquardt iteration in scaled label space (z = (x − min)/(max − min) − ½ in [−½, ½]),
+all stars batched together. The Jacobian is computed only after an accepted step (a rejected step is retried
+with more damping on the same normal equations), in float32: by hand for a plain ``Emulator``, else by
+forward-mode autodiff vmapped over the L tangents (central finite differences if ``forward`` does not support
+forward mode). Labels on the box edge pushed outward are held there. A star stops as soon as the undamped
+Gauss–Newton step would lower its χ² by less than ``tol`` (its labels are then within ≈ √tol σ of the
+minimum). The errors come from cov = (Jᵀ W J)⁻¹ at the solution, formed in float64.
+``method="legacy"`` is the first fitter (Jacobian after every try, float64 normal equations), kept to compare.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import torch
 
 from gapviz.errors import GapvizError
 from gapviz.stats import degrees_of_freedom
-from gapviz.theory.emulator import resolve_device
+from gapviz.theory.emulator import FLUX_MAX, Emulator, resolve_device
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
+LM_DAMPING0 = 0.01  # the first damping of the LM iteration, relative to diag(JᵀWJ)
 
 
 @dataclass
@@ -57,6 +63,7 @@ class _Problem:
     def __init__(self, forward: Forward, flux, weight, lo, width, dtype):
         self.forward, self.flux, self.weight = forward, flux, weight  # weight = mask / σ², (n, npix)
         self.lo, self.width, self.dtype = lo, width, dtype
+        self.sqrt_weight = weight.sqrt()
 
     def model(self, z: torch.Tensor) -> torch.Tensor:
         return self.forward((z + 0.5) * self.width + self.lo).to(self.flux.dtype)
@@ -87,6 +94,97 @@ class _Problem:
                 h = 1e-3
                 cols = [(self.model(z + h * eye[k]) - self.model(z - h * eye[k])) / (2 * h) for k in range(n_label)]
                 return self.model(z), torch.stack(cols, -1)
+
+    @torch.no_grad()
+    def chi2_fast(self, z: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """χ² (n,) float64 like ``chi2``, in fewer passes (the careful one only where the fast sum is not finite)."""
+        m = self.model(z)
+        r = (self.flux[rows] - m).mul_(self.sqrt_weight[rows])
+        c = r.square_().sum(1, dtype=torch.float64)
+        bad = ~torch.isfinite(c)
+        if bad.any():  # a non-finite model value: ignored on masked pixels, else the χ² is infinite
+            c[bad] = self.chi2(z[bad], rows[bad]).double()
+        return c
+
+    @torch.no_grad()
+    def normal_equations(self, z: torch.Tensor, rows: torch.Tensor, dtype=torch.float32, chunk: int = 64):
+        """χ² (n,), JᵀWJ (n, L, L) and JᵀW r (n, L), float64, at scaled labels z of the batch's ``rows``.
+        The products are taken in ``dtype`` over chunks of ``chunk`` stars (the Jacobian of a chunk stays in
+        cache); the Jacobian is by hand for a plain Emulator, else from ``jacobian``."""
+        n, n_label = z.shape
+        a = torch.empty(n, n_label, n_label, dtype=torch.float64, device=z.device)
+        g = torch.empty(n, n_label, dtype=torch.float64, device=z.device)
+        c2 = torch.empty(n, dtype=torch.float64, device=z.device)
+        hidden = buf = None
+        if isinstance(self.forward, Emulator):
+            hidden = _emulator_hidden(self.forward, (z + 0.5) * self.width + self.lo, self.width)
+        if hidden is not None:  # one buffer for every chunk's Jacobian (a fresh one per chunk costs page faults)
+            last = self.forward.net[-1]
+            buf = torch.empty(min(chunk, n) * n_label, self.flux.shape[1], dtype=last.weight.dtype, device=z.device)
+        for s in range(0, n, chunk):
+            sl = slice(s, s + chunk)
+            sw = self.sqrt_weight[rows[sl]]
+            if hidden is not None:  # d flux/dz = FLUX_MAX σ'(o) · (d h / dz) Wᵀ: one matmul for the chunk
+                h, tangent = hidden[0][sl], hidden[1][sl]
+                k = h.shape[0]
+                sig = torch.sigmoid(last(h))
+                m = FLUX_MAX * sig
+                jw = torch.mm(tangent.reshape(k * n_label, -1), last.weight.T, out=buf[: k * n_label])
+                jw = jw.view(k, n_label, -1).mul_((m * (1 - sig) * sw)[:, None, :])
+                m = m.to(self.flux.dtype)
+            else:
+                m, jac = self.jacobian(z[sl])
+                jw = jac.permute(0, 2, 1).mul(sw[:, None, :].to(jac.dtype))
+            rw = (self.flux[rows[sl]] - m).mul_(sw)
+            c2[sl] = rw.square().sum(1, dtype=torch.float64)
+            bad = ~torch.isfinite(c2[sl])
+            if bad.any():  # a non-finite model value: ignored on masked pixels, else the χ² is infinite
+                w = self.weight[rows[sl]][bad]
+                c2[sl][bad] = torch.where(torch.isfinite(m[bad]) | (w == 0), rw[bad] ** 2, torch.inf).sum(
+                    1, dtype=torch.float64)
+                masked = self.weight[rows[sl]] == 0
+                rw, jw = rw.masked_fill(masked, 0.0), jw.masked_fill(masked[:, None, :], 0.0)
+            jw, rw = jw.to(dtype), rw.to(dtype)
+            a[sl] = torch.bmm(jw, jw.transpose(1, 2))
+            g[sl] = torch.bmm(jw, rw[..., None])[..., 0]
+        return c2, a, g
+
+
+def _activation_slope(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """d layer(x) / dx for the emulator's elementwise activations (None for any other module)."""
+    if isinstance(layer, torch.nn.SiLU):
+        sig = torch.sigmoid(x)
+        return sig * (1 + x * (1 - sig))
+    if isinstance(layer, torch.nn.LeakyReLU):
+        return torch.where(x > 0, 1.0, layer.negative_slope).to(x.dtype)
+    return None
+
+
+def _emulator_hidden(emu: Emulator, labels: torch.Tensor, dlabels_dz: torch.Tensor):
+    """An Emulator's last hidden layer h (n, H) at physical ``labels`` (n, L) and dh/dz (n, L, H), where
+    d labels / dz = ``dlabels_dz`` (L,): the tangents ride through the MLP as (n, L, H) blocks. None if the
+    net is not Linear/activation pairs ending in a Linear."""
+    net = list(emu.net)
+    if not net or not isinstance(net[-1], torch.nn.Linear):
+        return None
+    dtype = net[0].weight.dtype
+    _, width = emu._box(labels)
+    h = emu.scale(labels.to(dtype))  # exactly what Emulator.forward computes
+    tangent = None
+    for layer in net[:-1]:
+        if isinstance(layer, torch.nn.Linear):
+            if tangent is None:  # d scaled / dz is diagonal: the first layer's tangents are its scaled columns
+                tangent = ((dlabels_dz / width).to(dtype)[:, None] * layer.weight.T).expand(h.shape[0], -1, -1)
+            else:
+                tangent = tangent @ layer.weight.T
+            h = layer(h)
+        else:
+            slope = _activation_slope(layer, h)
+            if slope is None or tangent is None:
+                return None
+            tangent = tangent * slope[:, None, :]
+            h = layer(h)
+    return h, tangent
 
 
 def _module_device(forward) -> torch.device | str:
@@ -120,8 +218,9 @@ def fit_labels(
     batch_size: int = 512,
     device: str | torch.device = "auto",
     label_names: list[str] | None = None,
-    tol: float = 1e-4,
+    tol: float | None = None,
     seed: int = 0,
+    method: str = "lm",
 ) -> LabelFit:
     """Fit labels (n, L) so that ``forward(labels)`` reproduces ``flux`` (n, npix) within ``flux_err``.
 
@@ -129,10 +228,15 @@ def fit_labels(
     label_min, label_max: (L,) the box the labels are bounded to (physical units).
     init: optional (n, L) starting labels, scored alongside the ``n_starts`` built-in starts.
     n_refine: how many of the best-scoring starts each star refines (the lowest final χ² wins).
-    A star is ``converged`` when its χ² changes by less than ``tol`` (relative) with a small step.
+    method: "lm" (see the module doc) or "legacy" (the first fitter, slower; kept to compare).
+    tol: "lm": a star is ``converged`` when the Gauss–Newton step would lower its χ² by less than ``tol``
+    (default 1e-3, i.e. the labels are within ≈ 0.03 σ of the minimum) or no step lowers it any more;
+    "legacy": when its χ² changes by less than ``tol`` (relative, default 1e-4) with a small step.
     ``forward`` must accept labels on ``device`` ("auto": where a module's weights are, else cuda if
     available); it is called without gradients on its parameters.
     """
+    from gapviz.adapt.fit_steps import _best_starts, _fit_batch_legacy, _fit_batch_lm
+
     flux = _as_2d(flux, "flux")
     n_star, n_pix = flux.shape
     flux_err = _as_2d(flux_err, "flux_err", (n_star, n_pix))
@@ -143,6 +247,11 @@ def fit_labels(
         raise GapvizError(f"label box: expected finite label_min <= label_max of equal length, got {lo} and {hi}")
     if init is not None:
         init = _as_2d(init, "init", (n_star, n_label))
+    if method not in ("lm", "legacy"):
+        raise GapvizError(f"fit_labels method {method!r}: expected 'lm' or 'legacy'")
+    fit_batch = _fit_batch_lm if method == "lm" else _fit_batch_legacy
+    if tol is None:
+        tol = 1e-3 if method == "lm" else 1e-4
     dev = resolve_device(_module_device(forward) if str(device) == "auto" else device)
 
     sigma = np.maximum(flux_err, err_floor)
@@ -181,7 +290,7 @@ def fit_labels(
         if k > 1:  # each start is a row of its own; the best final χ² per star is kept
             prob = _Problem(forward, prob.flux.repeat_interleave(k, 0), prob.weight.repeat_interleave(k, 0),
                             lo_t, width_t, dtype)
-        res = _fit_batch(prob, z0.reshape(n * k, n_label), max_iter, tol)
+        res = fit_batch(prob, z0.reshape(n * k, n_label), max_iter, tol)
         pick = np.arange(n) * k + res[2].reshape(n, k).argmin(1)
         for key, v in zip(out, res):
             out[key].append(v[pick])
@@ -199,76 +308,3 @@ def fit_labels(
         at_bound=np.concatenate(out["at_bound"]),
         label_names=list(label_names) if label_names is not None else None,
     )
-
-
-def _best_starts(prob: _Problem, starts: torch.Tensor, z_init: torch.Tensor | None, k: int) -> torch.Tensor:
-    """Per star, the ``k`` candidate starts with the lowest χ², best first: (n, k, L)."""
-    n = prob.flux.shape[0]
-    rows = torch.arange(n, device=starts.device)
-    candidates = [starts[i : i + 1].expand(n, -1) for i in range(starts.shape[0])]
-    if z_init is not None:
-        candidates.insert(0, z_init)
-    with torch.no_grad():
-        c = torch.stack([prob.chi2(cand, rows) for cand in candidates], 1)  # (n, C)
-    order = torch.sort(c, dim=1, stable=True).indices[:, : min(max(k, 1), len(candidates))]  # ties: first wins
-    return torch.stack(candidates, 1)[rows[:, None], order]
-
-
-def _normal_equations(prob: _Problem, z: torch.Tensor, rows: torch.Tensor):
-    """χ² (n,), JᵀWJ (n, L, L) and JᵀW r (n, L) at scaled labels z, in float64."""
-    m, jac = prob.jacobian(z)
-    w = prob.weight[rows]
-    r = prob.flux[rows] - m
-    chi2 = (r**2 * w).sum(1).double()
-    jw = (jac * w[..., None]).double()
-    a = torch.einsum("npk,npl->nkl", jw, jac.double())
-    g = torch.einsum("npk,np->nk", jw, r.double())
-    return chi2, a, g
-
-
-def _fit_batch(prob: _Problem, z: torch.Tensor, max_iter: int, tol: float):
-    """Projected Levenberg–Marquardt from z (n, L); returns numpy (z, z_err, chi2, converged, at_bound)."""
-    n, n_label = z.shape
-    dev = z.device
-    z = z.to(prob.dtype).clone()
-    lam = torch.full((n,), 1e-2, dtype=torch.float64, device=dev)
-    converged = torch.zeros(n, dtype=torch.bool, device=dev)
-    stalls = torch.zeros(n, dtype=torch.int64, device=dev)
-    chi2 = torch.full((n,), torch.inf, dtype=torch.float64, device=dev)
-    eye = torch.eye(n_label, dtype=torch.float64, device=dev)
-    for _ in range(max_iter):
-        active = torch.nonzero(~converged).flatten()
-        if active.numel() == 0:
-            break
-        za = z[active]
-        c0, a, g = _normal_equations(prob, za, active)
-        chi2[active] = c0
-        diag = torch.diagonal(a, dim1=-2, dim2=-1).clamp_min(1e-12)
-        # try the current damping and a 10× larger one; keep, per star, whichever lowers χ² the most
-        best_c, best_z = c0.clone(), za.clone()
-        for factor in (1.0, 10.0):
-            damp = (lam[active] * factor)[:, None, None] * (torch.diag_embed(diag) + 1e-9 * eye)
-            step = torch.linalg.solve(a + damp, g[..., None])[..., 0]
-            trial = (za + step.to(za.dtype)).clamp(-0.5, 0.5)
-            with torch.no_grad():
-                c = prob.chi2(trial, active).double()
-            better = c < best_c
-            best_c = torch.where(better, c, best_c)
-            best_z[better] = trial[better]
-        improved = best_c < c0
-        rel = (c0 - best_c) / c0.clamp_min(1e-30)
-        moved = (best_z - za).abs().amax(1)
-        z[active] = best_z
-        chi2[active] = torch.minimum(best_c, c0)
-        lam[active] = torch.where(improved, lam[active] / 3, lam[active] * 8).clamp(1e-7, 1e7)
-        stalls[active] = torch.where(improved, 0, stalls[active] + 1)
-        # a small gain with a small step, or three failed tries in a row (damping up 8× each): a minimum
-        converged[active] = (improved & (rel < tol) & (moved < 1e-3)) | (stalls[active] >= 3)
-
-    rows = torch.arange(n, device=dev)
-    c_final, a, _ = _normal_equations(prob, z, rows)
-    cov = torch.linalg.pinv(a, hermitian=True)
-    err = torch.sqrt(torch.diagonal(cov, dim1=-2, dim2=-1).clamp_min(0))
-    at_bound = (z.abs() >= 0.5 - 1e-6)
-    as_np = lambda t: t.detach().cpu().numpy()  # noqa: E731
-    return as_np(z.double()), as_np(err), as_np(c_final), as_np(converged), as_np(at_bound)

@@ -182,3 +182,97 @@ def test_plain_theory_baseline_on_the_shipped_mock():
     assert np.median(fit.chi2nu) > 1.5  # the theory misses lines: well above 1 even at the best labels
     d = fit.labels - truth
     assert np.std(d[:, 0]) < 300 and np.std(d[:, 2]) < 0.15  # teff K, fe_h dex: still informative
+
+
+# --- the fast fitter (method="lm") against the first one, on an emulator with known labels --------------
+def emulator_stars(n: int = 40, n_pix: int = 300, seed: int = 7, noise: float = 2e-3, margin: float = 0.1):
+    """A seeded untrained Emulator (3 labels in the unit box), noisy spectra it made from known labels."""
+    from .adapt_helpers import toy_emulator
+
+    emu = toy_emulator(n_pix=n_pix, n_label=3, seed=seed)
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(margin, 1 - margin, (n, 3))
+    sigma = np.full((n, n_pix), noise)
+    flux = emu.predict(truth) + sigma * rng.standard_normal(sigma.shape)
+    return emu, truth, flux, sigma
+
+
+def box(emu):
+    return emu.label_min.numpy(), emu.label_max.numpy()
+
+
+def test_fast_fitter_agrees_with_the_first_one_within_errors():
+    emu, truth, flux, sigma = emulator_stars()
+    new = fit_labels(emu, flux, sigma, *box(emu), device="cpu")
+    old = fit_labels(emu, flux, sigma, *box(emu), device="cpu", method="legacy")
+    assert new.converged.all() and old.converged.all()
+    np.testing.assert_allclose(new.labels, old.labels, atol=0.1 * old.labels_err.min())  # ≪ the errors
+    np.testing.assert_allclose(new.labels_err, old.labels_err, rtol=0.01)
+    assert np.all(new.chi2 <= old.chi2 + 0.05)
+    assert np.mean(np.abs(new.labels - truth) < 3 * new.labels_err) > 0.95
+
+
+def test_emulator_jacobian_by_hand_matches_forward_mode():
+    from gapviz.adapt.infer import _Problem
+
+    emu, truth, flux, sigma = emulator_stars(n=6)
+    lo, hi = box(emu)
+    w = torch.as_tensor(1 / sigma**2, dtype=torch.float32)
+    args = (torch.as_tensor(flux, dtype=torch.float32), w, torch.as_tensor(lo), torch.as_tensor(hi - lo), torch.float64)
+    z = torch.as_tensor(truth - 0.5)
+    rows = torch.arange(6)
+    by_hand = _Problem(emu, *args).normal_equations(z, rows, dtype=torch.float64)
+    autodiff = _Problem(lambda x: emu(x), *args).normal_equations(z, rows, dtype=torch.float64)  # not an Emulator
+    for a, b in zip(by_hand, autodiff):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6 * float(b.abs().max()))
+
+
+def test_each_star_stops_on_its_own(monkeypatch):
+    from gapviz.adapt import infer
+
+    emu, truth, flux, sigma = emulator_stars(n=20, noise=1e-3)
+    init = truth.copy()
+    init[10:] = np.clip(truth[10:] + 0.3, 0, 1)  # half the stars start far off, half at their labels
+    evaluations = np.zeros(20, int)
+    original = infer._Problem.normal_equations
+
+    def counting(self, z, rows, *a, **k):
+        evaluations[rows.numpy()] += 1
+        return original(self, z, rows, *a, **k)
+
+    monkeypatch.setattr(infer._Problem, "normal_equations", counting)
+    fit = fit_labels(emu, flux, sigma, *box(emu), init=init, n_starts=1, device="cpu")
+    assert fit.converged.all()
+    near, far = evaluations[:10], evaluations[10:]
+    assert near.max() <= 4  # a step or two from the minimum, and the errors at the end
+    assert far.mean() > near.mean()
+    assert np.all(np.abs(fit.labels - truth) < 4 * fit.labels_err)
+
+
+def test_fast_fitter_respects_the_box_masks_and_is_deterministic():
+    emu, truth, flux, sigma = emulator_stars(n=12)
+    lo, hi = box(emu)
+    inner_lo, inner_hi = np.full(3, 0.3), np.full(3, 0.7)  # a box narrower than the truths spread
+    fit = fit_labels(emu, flux, sigma, inner_lo, inner_hi, device="cpu")
+    assert np.all((fit.labels >= inner_lo) & (fit.labels <= inner_hi))
+    outside = (truth < 0.3 - 3 * 0.01) | (truth > 0.7 + 3 * 0.01)
+    assert fit.at_bound[outside].mean() > 0.5
+    # masked pixels (NaN σ, whatever the flux there) do not count
+    err = sigma.copy()
+    err[:, ::3] = np.nan
+    junk = flux.copy()
+    junk[:, ::3] = 50.0
+    a = fit_labels(emu, flux, err, lo, hi, device="cpu")
+    b = fit_labels(emu, junk, err, lo, hi, device="cpu")
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.chi2, b.chi2)
+    assert np.all(a.n_pix == 300 - 100)
+    c = fit_labels(emu, flux, err, lo, hi, device="cpu")
+    for name in ("labels", "labels_err", "chi2", "converged"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(c, name))
+
+
+def test_unknown_method():
+    model = Lines()
+    with pytest.raises(GapvizError, match="method 'newton'"):
+        fit_labels(model, np.ones((2, 160)), np.full((2, 160), 0.01), LO, HI, method="newton")
