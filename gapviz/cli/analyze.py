@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gapviz.cli.apply import add_scale
 from gapviz.cli.find import add_attribution
 
 
@@ -21,16 +22,17 @@ def add_parser(sub) -> None:
     add_attribution(p)
     p.add_argument("--chunk-size", type=int, default=256, metavar="N", help="stars per chunk (memory bound)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    add_scale(p)
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
     from gapviz.workflow.analyze import analyze
-
     result = analyze(
         args.run_dir, args.observed, args.linelist, args.out, synthetic=args.synthetic,
         reference_linelist=args.reference_linelist, method=args.method, overwrite=args.overwrite,
         chunk_size=args.chunk_size, resolution=args.resolution, attribution=args.attribution,
+        workers=args.workers, scheduler=args.scheduler, resume=args.resume,
     )
     print(result.summary())
     return 0

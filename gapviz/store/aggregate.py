@@ -1,7 +1,9 @@
 """Streaming aggregates over stars: sums accumulated chunk by chunk, so memory never holds the cube.
 
 ``Accumulator.update`` takes one star chunk; ``Accumulator.result`` turns the sums into the store's
-wavelength, binned, label × wavelength variables (see ``gapviz.store.schema``).
+wavelength, binned, label × wavelength variables (see ``gapviz.store.schema``). Sums add: accumulators of
+separate chunks (``sums`` / ``add_sums``, e.g. one per worker's chunk file) merged in chunk order give the
+same result, to the bit, as one accumulator fed the chunks in that order.
 """
 
 from __future__ import annotations
@@ -99,21 +101,49 @@ class Accumulator:
         x = np.column_stack([np.ones(ok.sum()), z[ok]])
         # The correction is a model output, defined at masked pixels too: regress over all stars.
         cf = np.nan_to_num(np.asarray(correction, dtype=np.float64)[ok])
-        self.xtx += x.T @ x
-        self.xtc += x.T @ cf
+        # Every sum over stars runs along axis 0, one star after the other, never through a BLAS product (whose
+        # rounding can depend on where the arrays sit in memory): chunk sums merged give the same bits.
+        self.xtx += (x[:, :, None] * x[:, None, :]).sum(axis=0)
+        self.xtc += np.stack([(x[:, i, None] * cf).sum(axis=0) for i in range(x.shape[1])])
         for k, edges in self.edges.items():
-            col = labels[:, self.label_names.index(k)]
-            idx = bin_index(col, edges)
-            onehot = (idx[None, :] == np.arange(edges.size - 1)[:, None]).astype(np.float64)
-            self.bin_sum[k] += onehot @ c
-            self.bin_n[k] += onehot @ m
-            self.bin_stars[k] += onehot.sum(axis=1).astype(np.int64)
+            idx = bin_index(labels[:, self.label_names.index(k)], edges)
+            for i in range(edges.size - 1):
+                sel = idx == i
+                self.bin_sum[k][i] += c[sel].sum(axis=0)
+                self.bin_n[k][i] += m[sel].sum(axis=0)
+                self.bin_stars[k][i] += int(sel.sum())
 
     def update_response(self, d_adapted: np.ndarray, d_theory: np.ndarray) -> None:
         """Add per-star responses (n, L, npix), flux per label unit."""
         self.sum_resp_adapted += np.nan_to_num(d_adapted).sum(axis=0)
         self.sum_resp_theory += np.nan_to_num(d_theory).sum(axis=0)
         self.n_resp += d_adapted.shape[0]
+
+    #: The plain sums (arrays or counts) that ``sums`` / ``add_sums`` carry; the binned ones are per label.
+    SUMS = ("n", "sum_corr", "sum_corr2", "sum_res_theory", "sum_res_adapted", "sum_theory", "n_theory",
+            "n_below", "n_above", "xtx", "xtc", "sum_resp_adapted", "sum_resp_theory", "n_resp")
+    BINNED = ("bin_sum", "bin_n", "bin_stars")
+
+    def sums(self) -> dict[str, np.ndarray]:
+        """Every sum as a flat name -> array mapping (binned ones as ``bin_sum/teff``), to save or send."""
+        out = {k: np.asarray(getattr(self, k)) for k in self.SUMS}
+        for b in self.BINNED:
+            out |= {f"{b}/{k}": np.asarray(v) for k, v in getattr(self, b).items()}
+        return out
+
+    def add_sums(self, sums: dict[str, np.ndarray]) -> None:
+        """Add another accumulator's ``sums`` (same grid, labels, moments and bin edges) to this one."""
+        missing = [k for k in self.sums() if k not in sums]
+        if missing:
+            raise KeyError(f"accumulator sums lack {missing}")
+        for k in self.SUMS:
+            if k == "n_resp":
+                self.n_resp += int(sums[k])
+            else:
+                getattr(self, k).__iadd__(np.asarray(sums[k], dtype=getattr(self, k).dtype))
+        for b in self.BINNED:
+            for k, v in getattr(self, b).items():
+                v += np.asarray(sums[f"{b}/{k}"], dtype=v.dtype)
 
     def result(self) -> dict[str, np.ndarray]:
         """The aggregate variables (float32), named as in the store schema."""

@@ -127,21 +127,47 @@ class StoreWriter:
             var.attrs["coordinates"] = " ".join(coords)
         return var
 
+    def encode(self, name: str, values) -> np.ndarray:
+        """``values`` (unpacked floats, strings, ints) as variable ``name`` stores them (packed int16, ...)."""
+        return encode(_spec(name, self.layout), values)
+
     def write(self, name: str, values, region: tuple = ()) -> None:
         """Write ``values`` (unpacked floats, strings, ints) into variable ``name`` (created if needed)."""
         var = self._create(name)
-        spec = _spec(name, self.layout)
-        values = np.asarray(values)
-        if spec.packing:
-            values = S.pack(values, spec.packing)
-        elif spec.dtype == "str":
-            values = np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                               for v in values.reshape(-1)], dtype=object).reshape(values.shape)
-        else:
-            values = values.astype(spec.dtype)
+        values = self.encode(name, values)
         if values.size == 0:
             return
         var[region or ...] = values
+
+    def write_encoded(self, name: str, values: np.ndarray, region: tuple = ()) -> None:
+        """Write values already encoded as the variable stores them (``encode``) into ``name``."""
+        var = self._create(name)
+        if np.size(values):
+            var[region or ...] = values
+
+    def copy_cube_rows(self, name: str, start: int, source: h5py.Dataset) -> bool:
+        """Copy an encoded cube ``source`` (a chunk file's dataset made with ``cube_storage``) into rows
+        ``start:start + len(source)`` of cube ``name``. When the storage agrees (chunks, filters, dtype, and
+        ``start`` on a chunk boundary) the compressed chunks are copied as they are, without recompressing;
+        otherwise the values are copied. True if the chunks were copied as they are."""
+        var = self._create(name)
+        dest = getattr(var, "_h5ds", None)
+        n = source.shape[0]
+        same = (dest is not None and source.chunks is not None and source.chunks == dest.chunks
+                and source.dtype == dest.dtype and source.shape[1:] == dest.shape[1:]
+                and source.compression == dest.compression and source.compression_opts == dest.compression_opts
+                and source.shuffle == dest.shuffle and start % source.chunks[0] == 0 and start + n <= dest.shape[0])
+        if same:
+            try:
+                for r in range(0, n, source.chunks[0]):
+                    mask, data = source.id.read_direct_chunk((r,) + (0,) * (source.ndim - 1))
+                    dest.id.write_direct_chunk((start + r,) + (0,) * (source.ndim - 1), data, mask)
+                return True
+            except (OSError, ValueError, RuntimeError):
+                pass  # fall back to copying the values
+        if n:
+            var[start:start + n] = source[...]
+        return False
 
     def write_stars(self, start: int, arrays: Mapping[str, np.ndarray]) -> None:
         """Write one star chunk: each array (n, npix) or (n,), rows ``start:start+n`` of the star dim."""
@@ -179,6 +205,36 @@ class StoreWriter:
     def set_attrs(self, attrs: Mapping[str, object]) -> None:
         for k, v in attrs.items():
             self.f.attrs[k] = v if not isinstance(v, (bool, np.bool_)) else int(v)
+
+
+def variable_spec(name: str, layout: StoreLayout) -> S.VarSpec:
+    """The schema entry of store variable ``name`` (labels and bins of ``layout`` included); KeyError if none."""
+    return _spec(name, layout)
+
+
+def encode(spec: S.VarSpec, values) -> np.ndarray:
+    """``values`` as the variable of ``spec`` stores them: CF-packed int16, strings ("" for missing), dtype."""
+    values = np.asarray(values)
+    if spec.packing:
+        return S.pack(values, spec.packing)
+    if spec.dtype == "str":
+        return np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                         for v in values.reshape(-1)], dtype=object).reshape(values.shape)
+    return values.astype(spec.dtype)
+
+
+def cube_storage(name: str, layout: StoreLayout) -> dict:
+    """h5py ``create_dataset`` keywords (dtype, chunks, fill value, filters) that store cube ``name`` of a
+    store of ``layout`` as ``create_store`` does: a chunk file made with them can be copied into the store
+    chunk by chunk without recompressing (``StoreWriter.copy_cube_rows``)."""
+    spec = _spec(name, layout)
+    dtype = np.dtype(spec.dtype)
+    fill = S.INT16_FILL if spec.packing else (np.array(np.nan, dtype) if dtype.kind == "f" else None)
+    npix = layout.wavelength.size
+    out = {"dtype": dtype, "fillvalue": fill, "chunks": (max(1, min(layout.chunk_stars, layout.n_star)), npix)}
+    if layout.n_star and npix:
+        out |= {"compression": "gzip", "compression_opts": 6, "shuffle": True}
+    return out
 
 
 @contextlib.contextmanager
