@@ -13,6 +13,8 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 
 from apps.attribution import stored_attribution
+from apps.batching import batched
+from apps.live_text import LiveMarkdown
 from apps.session import ExplorerState
 from apps.store_data import StoreData
 
@@ -84,11 +86,11 @@ class CandidatesTable(pn.viewable.Viewer):
                                                                    "placeholder": ">="})
                             for c in table.columns},
             titles=column_titles(data, table.columns), formatters=fmt, sizing_mode="stretch_width", height=380)
-        self.detail = pn.pane.Markdown("Pick a candidate (a row, or a pink triangle in the spectrum).",
-                                       sizing_mode="stretch_width")
+        self.detail = LiveMarkdown("Pick a candidate (a row, or a pink triangle in the spectrum).", height=370)
         self.table.param.watch(self._on_select, "selection")
         self._show()
 
+    @batched
     def _on_select(self, event) -> None:
         if event.new and event.new[0] != self.state.candidate:
             self.state.select_candidate(int(event.new[0]))

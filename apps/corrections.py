@@ -18,6 +18,7 @@ from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
 
 from apps.attribution import stored_attribution
+from apps.live_text import LiveMarkdown
 from apps.plotting import outside_legend, wavelength_figure, with_gaps, zero_line
 from apps.session import ExplorerState
 from apps.store_data import StoreData
@@ -96,7 +97,7 @@ class Corrections(pn.viewable.Viewer):
         self.shares_fig = figure(height=230, width=260, y_range=names, x_range=(0, 1), title="response difference",
                                  x_axis_label="share of |response difference|", tools="save")
         self.shares_fig.hbar(y="label", right="share", height=0.7, source=self.shares_src, color="color")
-        self.attr_text = pn.pane.Markdown("", width=260)
+        self.attr_text = LiveMarkdown("", width=260, height=190)
         self._draw_bins()
         self._show_attribution()
 

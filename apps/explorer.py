@@ -40,8 +40,11 @@ pn.theme.fast.Fast._resources = {k: v for k, v in pn.theme.fast.Fast._resources.
 
 
 def template(**params) -> pn.template.FastListTemplate:
-    """A FastListTemplate that fetches nothing from outside the server."""
-    return pn.template.FastListTemplate(title=TITLE, font="sans-serif", **params)
+    """A FastListTemplate that fetches nothing from outside the server.
+
+    No busy indicator: Panel flips one process-wide spinner on every event of every session, two more document
+    patches per interaction, the last one sent ~0.5 s after the views are updated (measured in Chromium)."""
+    return pn.template.FastListTemplate(title=TITLE, font="sans-serif", busy_indicator=None, **params)
 
 
 def provenance(data: StoreData) -> str:

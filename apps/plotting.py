@@ -13,12 +13,15 @@ if TYPE_CHECKING:
     from apps.session import ExplorerState
 
 WAVELENGTH_TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
+#: A zoom or pan reaches the server (Bokeh's RangesUpdate) once the plot has been still this long (ms); Bokeh's
+#: default, 500 ms (lod_timeout), was most of the time from a mouse-wheel zoom to the updated views.
+SETTLE_MS = 100
 
 
 def wavelength_figure(state: ExplorerState, **kw) -> figure:
     """A stretch-width Bokeh figure on the session's one wavelength range; its zooms move ``state``."""
     fig = figure(sizing_mode="stretch_width", x_range=state.x_range, tools=WAVELENGTH_TOOLS,
-                 active_scroll="xwheel_zoom", **kw)
+                 active_scroll="xwheel_zoom", lod_interval=SETTLE_MS, lod_timeout=SETTLE_MS, **kw)
     state.follow_zoom(fig)
     return fig
 

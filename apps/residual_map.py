@@ -20,6 +20,7 @@ import scipy.sparse as sp
 import xarray as xr
 from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, LinearColorMapper
 
+from apps.batching import select_for
 from apps.plotting import wavelength_figure
 from apps.session import ExplorerState
 from apps.store_data import StoreData, load_store
@@ -27,6 +28,10 @@ from apps.store_data import StoreData, load_store
 MAX_ROWS = 1000  # rows kept per sort key; a 100,000-star store averages 100 stars per row
 BLOCK_STARS = 4096  # stars read per step of the streaming pass
 CANVAS = (900, 300)  # datashader raster (width, height) in pixels
+PALETTE = "RdBu11"
+NAN_COLOR = "#dddddd"
+LEVELS = 255  # the image goes to the page as uint8 codes 0..254 over [-limit, limit]; NAN_CODE marks no data
+NAN_CODE = 255
 
 
 @dataclass
@@ -113,11 +118,28 @@ def raster(data: StoreData, digest: CubeDigest, key: str, x0: float, x1: float,
     return out
 
 
+def encode(img: np.ndarray, limit: float) -> np.ndarray:
+    """uint8 codes of ``img`` over [-limit, limit] (clipped; NaN -> NAN_CODE): a quarter of the float32 bytes."""
+    codes = np.clip(np.round((img + limit) / (2 * limit) * (LEVELS - 1)), 0, LEVELS - 1)
+    return np.where(np.isfinite(img), codes, NAN_CODE).astype(np.uint8)
+
+
 def robust_limit(digest: CubeDigest) -> float:
     """Symmetric colour limit: the 99th percentile of |value| over the digest rows."""
     any_rows = next(iter(digest.rows.values()))
     finite = np.abs(any_rows[np.isfinite(any_rows)])
     return float(np.percentile(finite, 99)) if finite.size else 1.0
+
+
+_limits: dict[int, tuple[CubeDigest, float]] = {}
+
+
+def digest_limit(digest: CubeDigest) -> float:
+    """``robust_limit`` once per digest (a percentile over every row: tens of ms on a big store)."""
+    key = id(digest)
+    if key not in _limits or _limits[key][0] is not digest:
+        _limits[key] = (digest, robust_limit(digest))
+    return _limits[key][1]
 
 
 class ResidualMap(pn.viewable.Viewer):
@@ -128,12 +150,16 @@ class ResidualMap(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         st = self.state
-        self.source = ColumnDataSource({"image": [np.zeros((1, 1))], "x": [st.x_start], "y": [-0.5],
+        self.source = ColumnDataSource({"image": [np.full((1, 1), NAN_CODE, dtype=np.uint8)], "x": [st.x_start], "y": [-0.5],
                                         "dw": [1.0], "dh": [1.0]})
-        self.mapper = LinearColorMapper(palette="RdBu11", low=-0.05, high=0.05, nan_color="#dddddd")
+        #: the colour bar's scale, in the cube's units
+        self.mapper = LinearColorMapper(palette=PALETTE, low=-0.05, high=0.05, nan_color=NAN_COLOR)
+        # the image's: the same palette over the uint8 codes (``encode``); NAN_CODE is above ``high``
+        self.code_mapper = LinearColorMapper(palette=PALETTE, low=-0.5, high=LEVELS - 0.5, high_color=NAN_COLOR,
+                                             nan_color=NAN_COLOR)
         self.figure = wavelength_figure(st, height=280, x_axis_label="vacuum wavelength (Å)", title="residual map")
         self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source,
-                          color_mapper=self.mapper)
+                          color_mapper=self.code_mapper)
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=10), "right")
         self.figure.yaxis.ticker = FixedTicker(ticks=[])
         self._update()
@@ -145,20 +171,20 @@ class ResidualMap(pn.viewable.Viewer):
         digest = cube_digest(str(data.path), st.cube)
         img = raster(data, digest, st.sort_by, st.x_start, st.x_end)
         n_rows = digest.rows[st.sort_by].shape[0]
-        self.source.data = {"image": [img.astype(np.float32)], "x": [st.x_start], "y": [-0.5],
+        lim = digest_limit(digest)
+        self.source.data = {"image": [encode(img, lim)], "x": [st.x_start], "y": [-0.5],
                             "dw": [st.x_end - st.x_start], "dh": [float(n_rows)]}
-        lim = robust_limit(digest)
         self.mapper.update(low=-lim, high=lim)
         ticks = np.linspace(0, n_rows - 1, 5).round().astype(int)
         vals = digest.row_values[st.sort_by]
-        self.figure.yaxis.ticker = FixedTicker(ticks=ticks.tolist())
+        self.figure.yaxis.ticker.ticks = ticks.tolist()  # in place: a new ticker would be a new model to send
         self.figure.yaxis.major_label_overrides = {int(t): f"{vals[t]:.4g}" for t in ticks}
         self.figure.yaxis.axis_label = f"stars sorted by {st.sort_by}"
         self.figure.title.text = (f"{st.cube} — {data.n_star:,} stars, "
                                   f"{digest.stars_per_row:.3g} per row")
 
     def __panel__(self):
-        controls = pn.Row(pn.widgets.Select.from_param(self.state.param.cube, label="map quantity", width=180),
-                          pn.widgets.Select.from_param(self.state.param.sort_by, label="sort rows by", width=180))
+        controls = pn.Row(select_for(self.state, "cube", "map quantity", width=180),
+                          select_for(self.state, "sort_by", "sort rows by", width=180))
         return pn.Column(controls, pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")

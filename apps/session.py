@@ -10,6 +10,7 @@ import param
 from bokeh.events import RangesUpdate
 from bokeh.models import Range1d
 
+from apps.batching import batched
 from apps.links import format_stars, parse_stars
 from apps.store_data import MAP_CUBES, StoreData
 
@@ -55,7 +56,7 @@ class ExplorerState(param.Parameterized):
 
     def follow_zoom(self, fig) -> None:
         """Make a zoom or pan in ``fig`` (a Bokeh figure on ``x_range``) move the state, once it settles."""
-        fig.on_event(RangesUpdate, lambda event: self.set_range(event.x0, event.x1))
+        fig.on_event(RangesUpdate, batched(lambda event: self.set_range(event.x0, event.x1)))
 
     @param.depends("stars", watch=True)
     def _stars_to_url(self) -> None:

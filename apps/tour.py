@@ -9,6 +9,8 @@ import panel as pn
 import param
 
 from apps.attribution import stored_attribution
+from apps.batching import batched
+from apps.live_text import LiveMarkdown
 from apps.session import ExplorerState
 from apps.wavelength_browser import WavelengthBrowser
 
@@ -88,12 +90,11 @@ class Tour(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.text = pn.pane.Markdown("A guided look at the synthetic gap in "
-                                     f"{len(STEPS)} short steps.", sizing_mode="stretch_width")
+        self.text = LiveMarkdown(f"A guided look at the synthetic gap in {len(STEPS)} short steps.", height=190)
         self.prev_button = pn.widgets.Button(label="◀ back", width=80, disabled=True)
         self.next_button = pn.widgets.Button(label="start the tour ▶", color="success", width=150)
-        self.prev_button.on_click(lambda e: self.go(self.step - 1))
-        self.next_button.on_click(lambda e: self.go(self.step + 1))
+        self.prev_button.on_click(batched(lambda e: self.go(self.step - 1)))
+        self.next_button.on_click(batched(lambda e: self.go(self.step + 1)))
 
     def go(self, step: int) -> None:
         """Show step ``step`` (0-based) and apply its action to the views."""

@@ -15,6 +15,7 @@ import panel as pn
 import param
 from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool, TapTool
 
+from apps.batching import batched
 from apps.plotting import outside_legend, wavelength_figure, with_gaps, zero_line
 from apps.rows import read_shown
 from apps.session import ExplorerState
@@ -120,6 +121,7 @@ class WavelengthBrowser(pn.viewable.Viewer):
         self._show_candidate()
 
     # -- reactions -------------------------------------------------------------------------------
+    @batched
     def _on_tap(self, attr, old, new) -> None:
         if new and new[0] != self.state.candidate:
             self.state.select_candidate(int(new[0]))

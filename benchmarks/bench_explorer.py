@@ -86,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     st = app.state
     rng = np.random.default_rng(0)
     wl = data.wavelength
-    teff, logg = data.stars["teff"].to_numpy(), data.stars["logg"].to_numpy()
     t0 = time.perf_counter()
     app.residual_map._update()  # JIT-compile datashader's kernels before timing
     st.set_range(float(wl[0]), float(wl[-1]))
@@ -116,16 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         w = st.x_end - st.x_start
         browser_zoom(st.x_start + 0.3 * w, st.x_end + 0.3 * w)
 
-    def box_select(i):
+    def box_select(i):  # what the page's box-select tool sends: its geometry (a big store is drawn sampled)
         t0, g0 = rng.uniform(4000, 5200), rng.uniform(1.0, 3.5)
-        idx = np.flatnonzero((teff > t0) & (teff < t0 + 300) & (logg > g0) & (logg < g0 + 0.6))
-        app.label_space.source.selected.indices = idx.tolist()
+        app.label_space.select_geometry("teff", "logg", {"type": "rect", "x0": t0, "x1": t0 + 300, "y0": g0,
+                                                         "y1": g0 + 0.6})
 
     def scattered(i):
-        app.label_space.source.selected.indices = np.sort(rng.choice(data.n_star, 20, replace=False)).tolist()
+        st.stars = np.sort(rng.choice(data.n_star, 20, replace=False)).tolist()
 
     def tap_star(i):
-        app.label_space.source.selected.indices = [int(rng.integers(0, data.n_star))]
+        st.stars = [int(rng.integers(0, data.n_star))]
 
     def pick_candidate(i):
         app.candidates.table.selection = [int(rng.integers(0, len(data.candidates)))]
