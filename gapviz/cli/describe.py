@@ -187,6 +187,31 @@ def _describe_score(path: Path) -> list[str]:
     return lines
 
 
+def _describe_torch(path: Path) -> list[str]:
+    """A .pt file gapviz wrote: its format, labels and grid (run model, emulator, a store's theory.pt)."""
+    import torch
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling error means "not ours"
+        raise GapvizError(f"{path}: not a readable torch file written by gapviz ({exc})") from None
+    if not isinstance(payload, dict):
+        raise GapvizError(f"{path}: a torch file, but not one gapviz writes (expected a dict with 'format')")
+    emulator = payload.get("emulator") if isinstance(payload.get("emulator"), dict) else payload
+    lines = [f"kind: {payload.get('format', 'a torch file without a gapviz format')} (torch file)"]
+    names = payload.get("label_names") or emulator.get("label_names")
+    if names:
+        lines.append(f"labels: {', '.join(map(str, names))}")
+    state = emulator.get("state_dict", {})
+    grid = state.get("wavelength_") if isinstance(state, dict) else None
+    if grid is not None:
+        wl = np.asarray(grid, dtype=np.float64)
+        lines.append(f"grid: {wl.size} px, {wl[0]:.2f}-{wl[-1]:.2f} Å (vacuum)")
+    if "sigma_max" in payload:
+        lines.append(f"pixel rules: flux_err floor {payload['sigma_floor']:g}, unusable above {payload['sigma_max']:g}")
+    return lines
+
+
 def describe(path: str | os.PathLike) -> str:
     """A multi-line human summary of ``path`` (kind, stars, grid, labels, S/N, bad pixels, or file structure)."""
     path = Path(path)
@@ -199,7 +224,8 @@ def describe(path: str | os.PathLike) -> str:
 def _describe(path: Path) -> str:
     kind = detect_kind(path)
     simple = {"spectra": _describe_spectra_file, "cyclestarnet": _describe_cyclestarnet,
-              "linelist": _describe_linelist, "candidates": _describe_candidates, "score": _describe_score}
+              "linelist": _describe_linelist, "candidates": _describe_candidates, "score": _describe_score,
+              "torch": _describe_torch}
     if kind in simple:
         lines = simple[kind](path)
     elif kind in ("netcdf", "hdf5"):

@@ -1,6 +1,7 @@
 """One entry point for any spectra file: ``detect_kind`` tells what a file is, ``read_any`` reads it.
 
-Kinds (``detect_kind``): "spectra" (gapviz HDF5 contract), "cyclestarnet" (Cycle-StarNet HDF5), "netcdf"
+Kinds (``detect_kind``): "torch" (a .pt file gapviz writes: model.pt, checkpoint.pt, an emulator, theory.pt),
+"spectra" (gapviz HDF5 contract), "cyclestarnet" (Cycle-StarNet HDF5), "netcdf"
 (e.g. a gapviz store.nc), "hdf5" (any other HDF5, e.g. a mock's truth.h5), "apstar", "apvisit" (APOGEE FITS),
 "linelist" (.moog/.csv, read by ``gapviz.io.linelist``), "candidates" (a candidates.csv), "score" (a score.json), "text" (columns wavelength, flux[, flux_err]).
 """
@@ -45,6 +46,8 @@ def detect_kind(path: str | os.PathLike) -> str:
         return "candidates"
     if name.endswith(".json"):
         return "score"
+    if name.endswith(".pt"):
+        return "torch"
     if name.endswith(LINELIST_SUFFIXES):
         return "linelist"
     head = _head(path)

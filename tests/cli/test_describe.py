@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gapviz.cli import describe
+from gapviz.errors import GapvizError
 from gapviz.io.spectra import write_spectra
 from gapviz.testing.spectra import tiny_spectra, write_raw_h5
 
@@ -52,3 +53,20 @@ def test_describe_linelist(tmp_path):
     text = describe.describe(path)
     assert f"lines: {len(table)}" in text
     assert "Fe I 2" in text
+
+
+def test_describe_the_theory_beside_a_store():
+    from pathlib import Path
+
+    theory = Path(__file__).resolve().parents[2] / "data_samples" / "store" / "theory.pt"
+    text = describe.describe(theory)
+    assert "kind: gapviz-theory-fit (torch file)" in text
+    assert "labels: teff, logg, fe_h" in text and "grid: 1024 px" in text and "pixel rules" in text
+
+
+def test_describe_a_torch_file_that_is_not_ours(tmp_path):
+    import torch
+
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    with pytest.raises(GapvizError, match="not one gapviz writes"):
+        describe.describe(tmp_path / "list.pt")
