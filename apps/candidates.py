@@ -18,9 +18,21 @@ from apps.live_text import LiveMarkdown
 from apps.session import ExplorerState
 from apps.store_data import StoreData
 
-COLUMNS = ["rank", "wavelength", "score", "significance", "depth", "equivalent_width", "width", "n_stars", "in_linelist",
-           "attributed_label", "attributed_species", "attribution_confidence", "nearest_species", "nearest_wavelength",
-           "identification"]
+#: the table's columns, most useful first (those the store lacks are left out)
+COLUMNS = ["wavelength", "kind", "attributed_species", "attributed_label", "identification", "in_linelist", "depth",
+           "significance", "score", "rank", "n_stars", "equivalent_width", "width", "attribution_confidence",
+           "nearest_species", "nearest_wavelength"]
+#: readable headers; units from the store are added to the others (``column_titles``)
+TITLES = {"wavelength": "λ (Å, vacuum)", "kind": "kind", "attributed_species": "attributed species",
+          "attributed_label": "attributed label", "identification": "identification", "in_linelist": "in line list",
+          "depth": "depth", "significance": "significance (σ)", "score": "score (σ × |depth|)", "rank": "rank",
+          "n_stars": "stars showing it", "equivalent_width": "equivalent width", "width": "FWHM",
+          "attribution_confidence": "attribution confidence", "nearest_species": "nearest line: species",
+          "nearest_wavelength": "nearest line: λ"}
+UNITS = {"Angstrom": "Å", "mAngstrom": "mÅ"}
+CAPTION = ("Ranked as the run that wrote the store ranked them: absorption features absent from the line list "
+           "first, then by score = significance × |depth|. Click a header to sort by it; the **rank** column "
+           "restores this order.")
 NEAREST_LINES = 3
 NEAREST_WINDOW = 3.0  # Å either side searched for known lines
 
@@ -36,12 +48,14 @@ def nearest_lines(lines: pd.DataFrame, wavelength: float, n: int = NEAREST_LINES
 
 
 def column_titles(data: StoreData, columns) -> dict[str, str]:
-    """Table headers with the store's units, e.g. ``equivalent_width (mAngstrom)``."""
+    """Readable table headers (``TITLES``) with the store's units where they do not already say them, e.g.
+    ``equivalent width (mÅ)``; a column without a readable name keeps its own."""
     titles = {}
     for col in columns:
+        name = TITLES.get(col, col)
         var = f"candidate_{col}"
         units = data.ds[var].attrs.get("units", "1") if var in data.ds.variables else "1"
-        titles[col] = f"{col} ({units})" if units not in ("1", "") else col
+        titles[col] = name if units in ("1", "") or "(" in name else f"{name} ({UNITS.get(units, units)})"
     return titles
 
 
@@ -49,7 +63,7 @@ def describe(data: StoreData, row: int) -> str:
     """Markdown describing candidate ``row``: what it follows and the known lines near it."""
     c = data.candidates.iloc[row]
     w = float(c["wavelength"])
-    text = [f"### Candidate {row}: {w:.2f} Å"]
+    text = [f"### Candidate {row + 1}: {w:.2f} Å"]  # its rank (the store keeps candidates in rank order)
     attributed = stored_attribution(data.candidates, row)
     if attributed:
         text.append(f"Its depth {attributed.follows()}.")
@@ -76,6 +90,8 @@ class CandidatesTable(pn.viewable.Viewer):
         data = self.state.data
         # the store keeps candidates in rank order (as the run that wrote it ranked them): rank 1 = row 0
         table = data.candidates.assign(rank=np.arange(1, len(data.candidates) + 1))
+        if "kind" not in table and "depth" in table:  # older stores: the sign of the depth says it
+            table = table.assign(kind=np.where(table["depth"] >= 0, "absorption", "emission"))
         table = table[[c for c in COLUMNS if c in table]]
         fmt = {c: NumberFormatter(format="0.00" if "wavelength" in c else "0.000")
                for c in table.columns if table[c].dtype.kind == "f"}
@@ -104,4 +120,6 @@ class CandidatesTable(pn.viewable.Viewer):
             self.detail.object = describe(self.state.data, c)
 
     def __panel__(self):
-        return pn.Row(self.table, pn.Column(self.detail, width=320), sizing_mode="stretch_width")
+        return pn.Column(pn.pane.Markdown(CAPTION, sizing_mode="stretch_width", margin=(0, 10)),
+                         pn.Row(self.table, pn.Column(self.detail, width=320), sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")

@@ -129,10 +129,10 @@ class Corrections(pn.viewable.Viewer):
             shares = response_shares(data, w - FEATURE_HALF_WIDTH, w + FEATURE_HALF_WIDTH)
             said = (f"{attributed.follows()}, as the store attributes it" if attributed
                     else "has no attribution in the store")
-            text = (f"**Candidate {c}** at {w:.2f} Å {said}. The bars: how the adapted model's response differs "
+            text = (f"**Candidate {c + 1}** at {w:.2f} Å {said}. The bars: how the adapted model's response differs "
                     f"from the theory's within ±{FEATURE_HALF_WIDTH:g} Å"
                     + (" (highlighted: the attributed label)." if attributed else "."))
-            title = f"response difference at candidate {c}"
+            title = f"response difference at candidate {c + 1}"  # its rank
         else:
             shares = response_shares(data, st.x_start, st.x_end)
             text = (f"Response difference over the visible range {st.x_start:.1f}–{st.x_end:.1f} Å. Pick a "

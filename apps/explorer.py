@@ -14,6 +14,7 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:  # `panel serve apps/explorer.py` puts only apps/ on the path
     sys.path.insert(0, _ROOT)
 
+import numpy as np  # noqa: E402
 import panel as pn  # noqa: E402
 import param  # noqa: E402
 
@@ -47,25 +48,52 @@ def template(**params) -> pn.template.FastListTemplate:
     return pn.template.FastListTemplate(title=TITLE, font="sans-serif", busy_indicator=None, **params)
 
 
+def shown_path(value: object, store_dir: Path) -> str:
+    """A path from the store's attributes as the header shows it: never a developer-local or missing path.
+
+    A relative path as the run wrote it (``data_samples/mock/observed.h5``); an absolute one (or one climbing out
+    with ``..``) relative to the store's folder when it lies inside it, else just its name; "" when empty."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    p = Path(text)
+    if not p.is_absolute() and ".." not in p.parts:
+        return p.as_posix()
+    try:
+        return (store_dir / p).resolve().relative_to(store_dir.resolve()).as_posix()
+    except (ValueError, OSError):
+        return p.name
+
+
 def provenance(data: StoreData) -> str:
-    """Markdown header line from the store's global attributes."""
+    """Markdown header line from the store's global attributes (parts the store does not record are left out)."""
     a = data.attrs
+    store_dir = data.path.parent
 
-    def num(key: str) -> str:
+    def num(key: str) -> str | None:
         try:
-            return f"{float(a[key]):.3g}"
+            value = float(a[key])
         except (KeyError, TypeError, ValueError):
-            return "?"
+            return None
+        return f"{value:.3g}" if np.isfinite(value) else None
 
-    def text(key: str) -> str:
-        value = str(a.get(key, "")).strip()
-        return f"`{value}`" if value else "?"
+    def path(key: str) -> str:
+        value = shown_path(a.get(key), store_dir)
+        return f"`{value}`" if value else ""
 
-    title = str(a.get("title", "")).strip() or data.path.parent.name
-    return (f"**{title}** — synthetic {text('synthetic_path')} → observed {text('observed_path')}, "
-            f"run {text('run_dir')} — {data.n_star:,} stars × {data.wavelength.size:,} pixels — χ²ν median "
-            f"{num('chi2nu_theory_median')} (theory) → {num('chi2nu_adapted_median')} (adapted) — "
-            f"{a.get('n_candidates', len(data.candidates))} candidates")
+    title = str(a.get("title", "")).strip() or store_dir.name
+    parts = [f"**{title}**"]
+    syn, obs, run = path("synthetic_path"), path("observed_path"), path("run_dir")
+    source = " → ".join(f"{kind} {p}" for kind, p in (("synthetic", syn), ("observed", obs)) if p)
+    files = ", ".join(x for x in (source, f"run {run}" if run else "") if x)
+    if files:
+        parts.append(files)
+    parts.append(f"{data.n_star:,} stars × {data.wavelength.size:,} pixels")
+    before, after = num("chi2nu_theory_median"), num("chi2nu_adapted_median")
+    if before and after:
+        parts.append(f"χ²ν median {before} (theory) → {after} (adapted)")
+    parts.append(f"{a.get('n_candidates', len(data.candidates))} candidates")
+    return " — ".join(parts)
 
 
 def error_page(message: str) -> pn.template.FastListTemplate:
@@ -87,6 +115,7 @@ class Explorer(pn.viewable.Viewer):
     def __init__(self, data: StoreData | None = None, sync_url: bool = True, **params):
         if data is not None and "state" not in params:
             params["state"] = ExplorerState(data)
+            params["state"].open_on_the_gap()  # a link's view (``sync_url``, below) replaces it
         super().__init__(**params)
         self.browser = WavelengthBrowser(state=self.state)
         self.label_space = LabelSpace(state=self.state)

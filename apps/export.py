@@ -28,8 +28,11 @@ MARGIN = 40
 
 
 def candidates_csv(state: ExplorerState) -> io.StringIO:
-    """All candidates of the store, as in the table."""
-    return io.StringIO(state.data.candidates.to_csv(index=False))
+    """All candidates of the store in rank order, with their 1-based ``rank`` as the table shows it."""
+    table = state.data.candidates
+    if "rank" not in table:
+        table = table.assign(rank=np.arange(1, len(table) + 1))
+    return io.StringIO(table.to_csv(index=False))
 
 
 def selection_csv(state: ExplorerState) -> io.StringIO:

@@ -164,7 +164,7 @@ class LabelSpace(pn.viewable.Viewer):
                 lo, hi = -lim, lim
             self.mapper.update(low=lo, high=hi)
             self.colorbar.title = st.color_by if st.color_by != "correction at candidate" else (
-                f"correction at candidate {st.candidate}" if st.candidate >= 0 else "pick a candidate")
+                f"correction at candidate {st.candidate + 1}" if st.candidate >= 0 else "pick a candidate")  # rank
 
     def controls(self) -> pn.widgets.Select:
         return select_for(self.state, "color_by", "colour stars by")

@@ -17,6 +17,45 @@ from apps.store_data import MAP_CUBES, StoreData
 CANDIDATE_HALF_WIDTH = 3.0  # Å either side of a picked candidate
 
 
+def row_of_rank(rank: int, n_candidate: int) -> int:
+    """The candidate row (0-based) of a 1-based ``rank`` from a link; -1 for none or a rank the store lacks.
+
+    ``cand=0`` can only come from a link made when ``cand=`` was the 0-based row: it opens row 0, the candidate
+    that link named (the top-ranked one). Older links with ``cand=k >= 1`` open rank k, the neighbour in rank of
+    the one they named; their wavelength range (``x0``, ``x1``) is kept as it was, so the view is the same."""
+    row = rank - 1 if rank >= 1 else (0 if rank == 0 else -1)
+    return row if row < n_candidate else -1
+
+
+#: stars with an S/N at least this quantile of the store's are "good S/N" for the default star
+GOOD_SNR_QUANTILE = 0.5
+_showcase: dict[str, int] = {}
+
+
+def showcase_star(data: StoreData) -> int:
+    """The star shown when none is selected: the one whose learned correction at the top-ranked candidate's
+    pixel is deepest (most negative for an absorption, most positive for an emission) among the stars with good
+    S/N (at least the store's median); the highest-S/N star when the store has no candidate or no correction.
+
+    Reads the correction digest's candidate column (built once per process, as the map and the label-space
+    colouring use it), so it is worked out once per store and process."""
+    key = str(data.path)
+    if key not in _showcase:
+        snr = data.stars["snr"].to_numpy(dtype=float) if "snr" in data.stars else np.ones(data.n_star)
+        best = int(np.nanargmax(snr)) if np.isfinite(snr).any() else 0
+        if len(data.candidates) and "correction" in data.ds.variables and "wavelength" in data.candidates:
+            from apps.residual_map import cube_digest  # it imports this module
+
+            corr = cube_digest(key, "correction").columns[:, 0].astype(float)
+            depth = float(data.candidates["depth"].iloc[0]) if "depth" in data.candidates else 1.0
+            deep = -np.sign(depth or 1.0) * corr  # larger: deeper in the feature's sense
+            good = np.isfinite(deep) & (snr >= np.nanquantile(snr, GOOD_SNR_QUANTILE))
+            if good.any():
+                best = int(np.flatnonzero(good)[np.argmax(deep[good])])
+        _showcase[key] = best
+    return _showcase[key]
+
+
 class ExplorerState(param.Parameterized):
     """What one session is looking at; every view reads and writes it, the URL mirrors it."""
 
@@ -24,7 +63,10 @@ class ExplorerState(param.Parameterized):
     x_end = param.Number(default=1.0, doc="right edge of the wavelength view, Å vacuum")
     stars = param.List(default=[], item_type=int, doc="selected star positions in the store")
     stars_url = param.String(default="", doc="compact form of ``stars`` for the address bar")
-    candidate = param.Integer(default=-1, doc="selected candidate row (-1: none)")
+    candidate = param.Integer(default=-1, doc="selected candidate row (-1: none); its rank is row + 1")
+    rank = param.Integer(default=-1, doc="1-based rank of the selected candidate, as the URL's ``cand=`` carries it "
+                                         "(-1: none; 0, only in a link made when ``cand=`` was the 0-based row, opens "
+                                         "the top-ranked candidate, the one that link named)")
     color_by = param.Selector(default="chi2nu_theory", objects=["chi2nu_theory"])
     cube = param.Selector(default="residual_theory", objects=list(MAP_CUBES))
     sort_by = param.Selector(default="teff", objects=["teff"])
@@ -69,6 +111,20 @@ class ExplorerState(param.Parameterized):
         if format_stars(self.stars) != self.stars_url:
             self.stars = parse_stars(self.stars_url, self.data.n_star)
 
+    @param.depends("candidate", watch=True)
+    def _candidate_to_rank(self) -> None:
+        rank = self.candidate + 1 if self.candidate >= 0 else -1
+        if rank != self.rank:
+            self.rank = rank
+
+    @param.depends("rank", watch=True)
+    def _rank_from_url(self) -> None:
+        row = row_of_rank(self.rank, len(self.data.candidates))
+        if row != self.candidate:
+            self.candidate = row
+        elif self.rank != (row + 1 if row >= 0 else -1):  # an unknown rank (or the legacy 0): name what is shown
+            self.rank = row + 1 if row >= 0 else -1
+
     def set_range(self, start: float, end: float) -> None:
         """Move the wavelength view to [start, end] Å (rounded to 0.01 Å, as the URL keeps it)."""
         if end > start:
@@ -91,10 +147,14 @@ class ExplorerState(param.Parameterized):
             return c
         return -1
 
+    def open_on_the_gap(self) -> None:
+        """The first view of a new session: the top-ranked candidate, centred (its star: ``showcase_star``)."""
+        if len(self.data.candidates) and "wavelength" in self.data.candidates:
+            self.select_candidate(0)
+
     def shown_stars(self) -> list[int]:
-        """The stars the browser shows: the selection, or by default the star with the highest S/N."""
+        """The stars the browser shows: the selection, or by default the star in which the top-ranked candidate
+        is deepest among those with good S/N (``showcase_star``)."""
         if self.stars:
             return self.stars
-        if "snr" in self.data.stars:
-            return [int(np.nanargmax(self.data.stars["snr"].to_numpy()))]
-        return [0]
+        return [showcase_star(self.data)]

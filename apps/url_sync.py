@@ -1,8 +1,9 @@
 """The address bar mirrors a session's ``ExplorerState``, so a link reopens the same view.
 
-``?x0=&x1=`` (Å), ``stars=`` (store positions as ranges, ``apps.links``), ``cand=`` (candidate row),
-``color=``, ``cube=``, ``sort=`` and ``store=``, the fingerprint of the store the stars and candidate refer
-to. A link made on another store (or a rerun of this one) keeps its wavelength range and views but not its
+``?x0=&x1=`` (Å), ``stars=`` (store positions as ranges, ``apps.links``), ``cand=`` (the selected candidate's
+1-based rank, as the table shows it; ``apps.session.row_of_rank`` says how a link made when it was the 0-based
+row opens), ``color=``, ``cube=``, ``sort=`` and ``store=``, the fingerprint of the store the stars and candidate
+refer to. A link made on another store (or a rerun of this one) keeps its wavelength range and views but not its
 star positions and candidate row, which would name other stars.
 """
 
@@ -14,7 +15,7 @@ from panel.io.location import Location
 from apps.session import ExplorerState
 
 #: state parameter -> query parameter
-QUERY = {"x_start": "x0", "x_end": "x1", "stars_url": "stars", "candidate": "cand", "color_by": "color",
+QUERY = {"x_start": "x0", "x_end": "x1", "stars_url": "stars", "rank": "cand", "color_by": "color",
          "cube": "cube", "sort_by": "sort", "store_key": "store"}
 
 
@@ -27,7 +28,7 @@ def forget_foreign_link(state: ExplorerState) -> None:
 def stamp_url(state: ExplorerState, location: Location) -> None:
     """Put this store's fingerprint in the address bar (with the state it refers to) when it is not there."""
     if str(location.query_params.get("store")) != state.store_key:
-        location.update_query(store=state.store_key, stars=state.stars_url, cand=state.candidate)
+        location.update_query(store=state.store_key, stars=state.stars_url, cand=state.rank)
 
 
 def sync_url(state: ExplorerState, location: Location | None = None) -> Location | None:

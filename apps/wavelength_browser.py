@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool, TapTool
+from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool, Range1d, TapTool
 
 from apps.batching import batched
 from apps.plotting import outside_legend, wavelength_figure, with_gaps, zero_line
@@ -21,6 +21,11 @@ from apps.rows import read_shown
 from apps.session import ExplorerState
 
 MAX_LINES = 40  # line markers drawn at once (strongest log gf first)
+Y_PAD = 0.08  # fraction of the visible data's span added above and below it on the flux and residual axes
+MIN_Y_SPAN = 1e-3  # the smallest y span shown (a flat stretch of spectrum is not blown up into noise)
+#: markers (line list, candidates) sit on their own 0..1 axis, so they stay at the top of the plot whatever the
+#: flux axis shows
+MARKS = "marks"
 SERIES = {  # name -> (store variable, colour, legend); drawn in this order, the observed flux on top
     "synthetic": ("flux_synthetic_counterpart", "#2ca02c", "synthetic counterpart"),
     "theory": ("flux_theory", "#1f77b4", "theory"),
@@ -39,6 +44,20 @@ def visible_lines(lines: pd.DataFrame, x0: float, x1: float, species: list[str],
     if species:
         sel &= lines["species"].isin(species)
     return lines[sel].sort_values("loggf", ascending=False).head(cap)
+
+
+def y_limits(x: np.ndarray, ys: list[np.ndarray], x0: float, x1: float) -> tuple[float, float] | None:
+    """(low, high) y of the curves ``ys`` (on the common ``x``) inside [x0, x1], padded by ``Y_PAD`` of their span;
+    None when nothing finite is there."""
+    i0, i1 = int(np.searchsorted(x, x0, side="left")), int(np.searchsorted(x, x1, side="right"))
+    if i1 <= i0 or not ys:
+        return None
+    block = np.stack([y[i0:i1] for y in ys])
+    if not np.isfinite(block).any():
+        return None
+    lo, hi = float(np.nanmin(block)), float(np.nanmax(block))
+    pad = max(hi - lo, MIN_Y_SPAN) * Y_PAD + max(MIN_Y_SPAN - (hi - lo), 0.0) / 2
+    return lo - pad, hi + pad
 
 
 def star_summary(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -71,9 +90,12 @@ class WavelengthBrowser(pn.viewable.Viewer):
         if not data.lines.empty:
             self.param["min_loggf"].bounds = (float(data.lines["loggf"].min()) - 0.1,
                                               float(data.lines["loggf"].max()) + 0.1)
-        self.spectrum = wavelength_figure(self.state, height=330, y_axis_label="normalised flux")
+        # the flux and residual axes follow the data in the visible wavelength range (``_autoscale_y``)
+        self.spectrum = wavelength_figure(self.state, height=330, y_axis_label="normalised flux",
+                                          y_range=Range1d(0.0, 1.2, name="flux_y"))
         self.residual = wavelength_figure(self.state, height=170, x_axis_label="vacuum wavelength (Å)",
-                                          y_axis_label="residual")
+                                          y_axis_label="residual", y_range=Range1d(-0.1, 0.1, name="residual_y"))
+        self.spectrum.extra_y_ranges = {MARKS: Range1d(0.0, 1.0)}
         self.spectrum.xaxis.visible = False
         self.flux_src = ColumnDataSource({"x": [], "band_lo": [], "band_hi": [],
                                           **{k: [] for k in SERIES}, "res_theory": [], "res_adapted": []})
@@ -96,26 +118,29 @@ class WavelengthBrowser(pn.viewable.Viewer):
                                              right=float(data.wavelength[b.start]),
                                              fill_color="#cccccc", fill_alpha=0.4))
         self.line_src = ColumnDataSource({"x": [], "y0": [], "y1": [], "species": [], "loggf": []})
-        self.spectrum.segment(x0="x", x1="x", y0="y0", y1="y1", source=self.line_src, color="#7f7f7f")
+        self.spectrum.segment(x0="x", x1="x", y0="y0", y1="y1", source=self.line_src, color="#7f7f7f",
+                              y_range_name=MARKS)
         marks = self.spectrum.scatter("x", "y1", source=self.line_src, marker="inverted_triangle", size=8,
-                                      color="#7f7f7f")
+                                      color="#7f7f7f", y_range_name=MARKS)
         self.spectrum.add_tools(HoverTool(renderers=[marks], tooltips=[("line", "@species"), ("λ", "@x{0.00} Å"),
                                                                        ("log gf", "@loggf{0.00}")]))
         cands = data.candidates
         self.cand_src = ColumnDataSource({
             "x": cands["wavelength"].to_numpy() if "wavelength" in cands else [],
-            "y": np.full(len(cands), 1.12),
+            "y": np.full(len(cands), 0.94),
             "label": cands["attributed_label"].to_numpy() if "attributed_label" in cands else [""] * len(cands),
-            "row": np.arange(len(cands))})
+            "row": np.arange(len(cands)), "rank": np.arange(1, len(cands) + 1)})
         cand_r = self.spectrum.scatter("x", "y", source=self.cand_src, marker="triangle", size=13,
                                        color="#e377c2", line_color="black", legend_label="candidate",
+                                       y_range_name=MARKS,
                                        selection_color="#ff7f0e", nonselection_alpha=0.6)
         self.spectrum.add_tools(TapTool(renderers=[cand_r]),
-                                HoverTool(renderers=[cand_r], tooltips=[("candidate", "@row"),
+                                HoverTool(renderers=[cand_r], tooltips=[("candidate (rank)", "@rank"),
                                                                         ("λ", "@x{0.00} Å"),
                                                                         ("follows", "@label")]))
         self.cand_src.selected.on_change("indices", self._on_tap)
         self._rows_key: tuple | None = None
+        self._ys: dict[str, np.ndarray] = {}
         self._load_stars()
         self._update_lines()
         self._show_candidate()
@@ -149,7 +174,9 @@ class WavelengthBrowser(pn.viewable.Viewer):
               "res_theory": s["residual_theory"], "res_adapted": s["residual_adapted"]}
         for k, (var, _, _) in SERIES.items():
             ys[k] = s.get(var, np.full_like(obs, np.nan))
+        self._ys = {k: np.asarray(v, dtype=float) for k, v in ys.items()}
         self.flux_src.data = with_gaps(data.wavelength, ys, data.segments)
+        self._autoscale_y()
         if len(shown) == 1:
             row = data.stars.iloc[shown[0]]
             labs = ", ".join(f"{n} {row[n]:.4g}" for n in data.label_names[:4])
@@ -162,14 +189,31 @@ class WavelengthBrowser(pn.viewable.Viewer):
     def _visibility(self) -> None:
         for k, r in self.curves.items():
             r.visible = k in self.visible
+        self._autoscale_y()
+
+    @param.depends("state.x_start", "state.x_end", watch=True)
+    def _autoscale_y(self) -> None:
+        """Fit the flux axis to the drawn curves (and the ±1σ band) in the visible range, the residual axis to
+        the residuals there: a 3 % feature in a 1 Å window fills the plot. A few hundred pixels at most are
+        looked at, on the server, within the interaction's one patch."""
+        if not self._ys:
+            return
+        x, ys, st = self.state.data.wavelength, self._ys, self.state
+        flux = [ys[k] for k in self.visible if k in ys] + ([ys["band_lo"], ys["band_hi"]] if "obs" in self.visible
+                                                           else [])
+        for rng, curves in ((self.spectrum.y_range, flux or [ys["obs"]]),
+                            (self.residual.y_range, [ys["res_theory"], ys["res_adapted"], np.zeros_like(x)])):
+            lim = y_limits(x, curves, st.x_start, st.x_end)
+            if lim is not None and (rng.start, rng.end) != lim:
+                rng.update(start=lim[0], end=lim[1])
 
     @param.depends("state.x_start", "state.x_end", "species", "min_loggf", watch=True)
     def _update_lines(self) -> None:
         st = self.state
         vis = visible_lines(st.data.lines, st.x_start, st.x_end, list(self.species), self.min_loggf)
         n = len(vis)
-        self.line_src.data = {"x": vis["wavelength"].to_numpy() if n else [], "y0": np.full(n, 1.0),
-                              "y1": np.full(n, 1.06), "species": vis["species"].to_numpy() if n else [],
+        self.line_src.data = {"x": vis["wavelength"].to_numpy() if n else [], "y0": np.full(n, 0.8),
+                              "y1": np.full(n, 0.88), "species": vis["species"].to_numpy() if n else [],
                               "loggf": vis["loggf"].to_numpy() if n else []}
 
     @param.depends("jump_to", watch=True)

@@ -13,8 +13,25 @@ def test_table_keeps_the_store_rank_order_and_units(app, raw):
     table = app.candidates.table
     assert len(table.value) == 6 and list(table.value["rank"]) == [1, 2, 3, 4, 5, 6]
     np.testing.assert_allclose(table.value["wavelength"], raw("candidate_wavelength"))
-    assert table.titles["equivalent_width"] == "equivalent_width (mAngstrom)"
-    assert table.titles["wavelength"] == "wavelength (Angstrom)" and table.titles["rank"] == "rank"
+    assert table.titles["equivalent_width"] == "equivalent width (mÅ)"
+    assert table.titles["wavelength"] == "λ (Å, vacuum)" and table.titles["rank"] == "rank"
+
+
+def test_table_shows_the_useful_columns_first_with_readable_headers(app):
+    from bokeh.document import Document
+    from bokeh.models import TableColumn
+
+    from apps.candidates import CAPTION
+
+    root = app.candidates.table.get_root(Document())
+    cols = [(c.field, c.title) for c in root.columns if isinstance(c, TableColumn)]
+    assert cols[:10] == [
+        ("wavelength", "λ (Å, vacuum)"), ("kind", "kind"), ("attributed_species", "attributed species"),
+        ("attributed_label", "attributed label"), ("identification", "identification"),
+        ("in_linelist", "in line list"), ("depth", "depth"), ("significance", "significance (σ)"),
+        ("score", "score (σ × |depth|)"), ("rank", "rank")]
+    assert "significance × |depth|" in CAPTION and "absent from the line list" in CAPTION
+    assert app.candidates.__panel__()[0].object == CAPTION  # shown above the table
 
 
 def test_picking_a_row_centres_every_view(app, raw):
@@ -24,14 +41,15 @@ def test_picking_a_row_centres_every_view(app, raw):
     assert app.state.x_range.start == pytest.approx(w - 3, abs=0.01)
     assert app.state.x_range.end == pytest.approx(w + 3, abs=0.01)
     assert app.browser.cand_src.selected.indices == [3]
-    assert "Candidate 3" in app.corrections.attr_text.object
+    assert "Candidate 4" in app.corrections.attr_text.object  # named by its 1-based rank, as the table shows it
     assert app.residual_map.source.data["dw"][0] == pytest.approx(6.0, abs=0.02)  # the map shows those 6 Å
 
 
 def test_a_candidate_picked_elsewhere_selects_its_row(app):
     app.state.select_candidate(5)
     assert app.candidates.table.selection == [5]
-    assert app.candidates.detail.object.startswith("### Candidate 5")
+    assert app.candidates.detail.object.startswith("### Candidate 6")  # row 5 is rank 6
+    assert app.state.rank == 6
 
 
 def test_description_names_the_stored_attribution_and_near_lines(app, raw):

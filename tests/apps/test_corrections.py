@@ -62,6 +62,7 @@ def test_tour_sorts_the_map_by_the_stored_label(misattributed_store, explorer_on
 
 
 def test_without_a_candidate_in_view_no_label_is_named(app, raw):
+    app.state.candidate = -1  # the session opens on the top candidate; here nothing is picked
     assert highlighted(app.corrections) == []
     assert "follows" not in app.corrections.attr_text.object
     assert "visible range" in app.corrections.attr_text.object
@@ -75,7 +76,7 @@ def test_bars_share_the_response_difference(app):
     app.state.select_candidate(0)
     d = app.corrections.shares_src.data
     assert d["label"] == app.state.data.response_labels and sum(d["share"]) == pytest.approx(1.0)
-    assert app.corrections.shares_fig.title.text == "response difference at candidate 0"
+    assert app.corrections.shares_fig.title.text == "response difference at candidate 1"  # rank 1
 
 
 def test_mean_correction_and_bins(app, raw):

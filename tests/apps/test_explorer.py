@@ -140,3 +140,46 @@ def test_no_argument_opens_the_shipped_sample(monkeypatch):
     data = sessions[0].state.data
     assert data.path == (default_store_dir() / "store.nc").resolve() == SAMPLE.resolve()
     assert data.n_star == 2000 and data.wavelength.size == 1024 and len(data.segments) == 4
+
+
+def test_opens_on_the_top_candidate_in_a_star_that_shows_it(app, raw):
+    """A new session shows the gap: the top-ranked candidate centred, in a good-S/N star where it is deep."""
+    st = app.state
+    w = float(raw("candidate_wavelength")[0])
+    assert st.candidate == 0 and st.x_start <= w <= st.x_end
+    assert app.candidates.table.selection == [0] and app.browser.cand_src.selected.indices == [0]
+    star = st.shown_stars()[0]
+    corr = raw("correction")[:, st.data.pixel(w)]
+    snr = raw("snr")
+    good = snr >= np.median(snr)
+    assert snr[star] >= np.median(snr) and corr[star] == corr[good].min()  # the deepest of the good-S/N stars
+    assert corr[star] <= np.quantile(corr, 0.1)  # and among the deepest of all
+    assert app.browser.spectrum.title.text.startswith(f"star {raw('star_id')[star]} (#{star})")
+
+
+def test_provenance_never_shows_local_or_missing_paths(tmp_path, data_of):
+    """Absolute paths to files that do not exist (another machine's) show as names, or relative to the store
+    when inside it; a missing attribute is left out, never shown as "?"."""
+    from gapviz.testing import stores as make_store
+
+    def store_with(name: str, **attrs) -> Path:
+        store = make_store.write_store(tmp_path / name, n_star=20, wavelength=make_store.sample_wavelength()[:100],
+                                       n_line=10, n_candidate=2, chunk=8)
+        with h5py.File(store / "store.nc", "a") as f:
+            for key, value in attrs.items():
+                f.attrs[key] = value
+            for key in ("chi2nu_theory_median", "chi2nu_adapted_median"):
+                if key in f.attrs:
+                    del f.attrs[key]
+        return store
+
+    store = tmp_path / "moved"
+    text = provenance(data_of(store_with(
+        "moved", synthetic_path="/home/someone/grids/synthetic_v3.h5",
+        observed_path=str(store / "inputs" / "observed.h5"),  # inside the store's folder, absent
+        run_dir="/scratch/someone/../runs/r42")))
+    assert "synthetic `synthetic_v3.h5` → observed `inputs/observed.h5`, run `r42`" in text, text
+    assert "/home" not in text and "/scratch" not in text and str(tmp_path) not in text
+    assert "?" not in text and "χ²ν" not in text and "20 stars × 100 pixels" in text
+    text = provenance(data_of(store_with("bare", synthetic_path="", observed_path="", run_dir="")))
+    assert "synthetic" not in text and "run " not in text and "?" not in text, text

@@ -60,7 +60,12 @@ def test_pick_candidate_export_and_reopen(served, tiny_store, tmp_path):
         assert wait_for(lambda: abs(float(query(page).get("x0", ["nan"])[0]) - state.x_start) < 0.01, 30)
         start = (state.x_start, state.x_end)
 
-        # pick the top-ranked candidate: the table shows the store's rank order, so it is the first row
+        # the page opened on the top-ranked candidate; pick the second, then the top one again: the table shows
+        # the store's rank order, so it is the first row
+        assert state.candidate == 0
+        page.locator(".tabulator-row").nth(1).click()
+        assert wait_for(lambda: state.candidate == 1), state.candidate
+        assert wait_for(lambda: query(page).get("cand") == ["2"])
         row = 0
         page.locator(".tabulator-row").first.click()
         assert wait_for(lambda: state.candidate == row), state.candidate
@@ -75,7 +80,7 @@ def test_pick_candidate_export_and_reopen(served, tiny_store, tmp_path):
             return out; }"""
         assert wait_for(lambda: any(abs(r[0] - (w - 3)) < 0.01 for r in page.evaluate(js)), 30), page.evaluate(js)
         # the address bar carries the view
-        assert wait_for(lambda: query(page).get("cand") == [str(row)])
+        assert wait_for(lambda: query(page).get("cand") == [str(row + 1)])  # its 1-based rank, as the table shows
         assert float(query(page)["x0"][0]) == pytest.approx(w - 3, abs=0.01)
 
         with page.expect_download() as dl:
@@ -118,10 +123,53 @@ def test_pick_candidate_export_and_reopen(served, tiny_store, tmp_path):
         time.sleep(1.0)
         assert moved.stars == [] and moved.candidate == -1  # and they stay so once the address bar is rewritten
         assert query(third).get("stars", [""]) == [""]
+
+        # ?cand=3 opens the candidate of rank 3 (row 2)
+        fourth = browser.new_page(viewport={"width": 1500, "height": 1400})
+        fourth.goto(f"{url}?cand=3")
+        fourth.wait_for_selector(".tabulator-row", timeout=120_000)
+        assert wait_for(lambda: len(sessions) == 4)
+        assert wait_for(lambda: sessions[3].state.candidate == 2)
+        assert wait_for(lambda: fourth.locator(".tabulator-row.tabulator-selected").count() == 1, 30)
+        assert f"{cand['wavelength'][2]:.2f}" in fourth.locator(".tabulator-row.tabulator-selected").first.inner_text()
         browser.close()
     assert not errors, errors
     assert not outside, outside
     print("screenshot:", shot)
+
+
+def test_flux_axis_follows_a_zoom_in_the_page(served, tiny_store):
+    """Opened on a 1 Å window around a candidate, the page's flux axis spans the data there (a 3 % feature fills
+    the plot), and zooming out in the page widens it again."""
+    from playwright.sync_api import sync_playwright
+
+    url, sessions = served
+    w = float(pd.read_csv(tiny_store / "candidates.csv")["wavelength"][0])
+    js = """() => { for (const doc of Bokeh.documents) for (const m of doc.all_models)
+                if (m.name === 'flux_y') return [m.start, m.end]; return null; }"""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1400})
+        page.goto(f"{url}?x0={w - 0.5:.2f}&x1={w + 0.5:.2f}")
+        page.wait_for_selector(".tabulator-row", timeout=120_000)
+        assert wait_for(lambda: len(sessions) == 1)
+        b, st = sessions[0].browser, sessions[0].state
+        assert wait_for(lambda: st.x_end - st.x_start == pytest.approx(1.0, abs=0.02), 30)
+        x = st.data.wavelength
+        sel = (x >= st.x_start) & (x <= st.x_end)
+        lo = float(np.nanmin([b._ys[k][sel] for k in ("band_lo", *b.visible)]))
+        hi = float(np.nanmax([b._ys[k][sel] for k in ("band_hi", *b.visible)]))
+        assert wait_for(lambda: page.evaluate(js) is not None and abs(page.evaluate(js)[0] - b.spectrum.y_range.start)
+                        < 1e-9, 30), (page.evaluate(js), b.spectrum.y_range.start)
+        y0, y1 = page.evaluate(js)
+        assert y0 <= lo and y1 >= hi and y1 - y0 <= 1.25 * max(hi - lo, 1e-3), (y0, y1, lo, hi)
+        # a mouse-wheel zoom out in the page: the axis follows once the server has the new range
+        box = page.locator("canvas").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.6)
+        page.mouse.wheel(0, 800)
+        assert wait_for(lambda: st.x_end - st.x_start > 1.5, 30)
+        assert wait_for(lambda: page.evaluate(js)[1] - page.evaluate(js)[0] > y1 - y0, 30)
+        browser.close()
 
 
 def test_missing_store_message_in_page(serve_app, tmp_path):

@@ -43,11 +43,11 @@ def test_twenty_concurrent_sessions_render(served):
     first, other = sessions[0], sessions[1]
     before = (other.state.x_start, other.state.x_end)
     doc = first.browser.spectrum.document  # change a live session on its own event loop, as a click would
-    doc.add_next_tick_callback(lambda: first.state.select_candidate(0))
+    doc.add_next_tick_callback(lambda: first.state.select_candidate(1))  # each opens on the top one (row 0)
     end = time.time() + 30
-    while first.state.candidate != 0 and time.time() < end:
+    while first.state.candidate != 1 and time.time() < end:
         time.sleep(0.1)
-    assert first.state.candidate == 0 and (first.state.x_start, first.state.x_end) != before
-    assert (other.state.x_start, other.state.x_end) == before and other.state.candidate == -1
+    assert first.state.candidate == 1 and (first.state.x_start, first.state.x_end) != before
+    assert (other.state.x_start, other.state.x_end) == before and other.state.candidate == 0
     assert first.state.x_range is not other.state.x_range
     print(f"20 sessions opened concurrently in {wall:.1f} s (slowest page {max(p[1] for p in pages):.1f} s)")

@@ -15,6 +15,7 @@ def test_candidates_csv_is_the_table(app, raw):
     table = pd.read_csv(candidates_csv(app.state))
     np.testing.assert_allclose(table["wavelength"], raw("candidate_wavelength"))
     assert list(table["attributed_label"]) == [str(v) for v in raw("candidate_attributed_label")]
+    assert list(table["rank"]) == list(range(1, len(table) + 1))
 
 
 def test_selection_csv_lists_the_selected_stars(app, raw):
@@ -26,7 +27,9 @@ def test_selection_csv_lists_the_selected_stars(app, raw):
 
 def test_selection_csv_without_a_selection_is_the_shown_star(app, raw):
     sel = pd.read_csv(selection_csv(app.state))
-    assert list(sel["star_index"]) == [int(np.argmax(raw("snr")))]
+    from apps.session import showcase_star
+
+    assert list(sel["star_index"]) == [showcase_star(app.state.data)] == app.state.shown_stars()
 
 
 def test_view_png_draws_spectra_and_map(app):

@@ -34,7 +34,7 @@ def test_colour_by_correction_at_candidate(app, raw):
     pix = int(np.argmin(np.abs(wl - raw("candidate_wavelength")[2])))
     np.testing.assert_allclose(app.label_space.source.data["color"], raw("correction")[:, pix], rtol=1e-6)
     assert app.label_space.mapper.low == -app.label_space.mapper.high  # symmetric about zero
-    assert app.label_space.colorbar.title == "correction at candidate 2"
+    assert app.label_space.colorbar.title == "correction at candidate 3"  # row 2 is rank 3
     app.state.color_by = "teff"
     np.testing.assert_allclose(app.label_space.source.data["color"], raw("teff"), rtol=1e-6)
     assert app.label_space.colorbar.title == "teff"

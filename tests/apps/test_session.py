@@ -68,8 +68,17 @@ def test_stars_and_their_compact_form_follow_each_other(state):
     assert state.stars == [1, 2, 3]
 
 
-def test_shown_stars_default_to_the_best_snr(state, raw):
-    assert state.shown_stars() == [int(np.argmax(raw("snr")))]
+def deepest_good_snr_star(state, raw) -> int:
+    """By hand: the good-S/N (>= median) star with the most negative correction at the top candidate."""
+    corr = raw("correction")[:, state.data.pixel(float(raw("candidate_wavelength")[0]))].astype(float)
+    snr = raw("snr")
+    corr[snr < np.median(snr)] = np.inf
+    return int(np.argmin(corr))
+
+
+def test_shown_stars_default_to_the_deepest_good_snr_star(state, raw):
+    assert raw("candidate_depth")[0] > 0  # an absorption: deepest is the most negative correction
+    assert state.shown_stars() == [deepest_good_snr_star(state, raw)]
     state.stars = [4, 9]
     assert state.shown_stars() == [4, 9]
 

@@ -25,7 +25,7 @@ def test_the_state_is_written_to_the_address_bar(state):
     state.stars = [1, 2, 3, 8]
     state.select_candidate(2)
     q = loc.query_params
-    assert q["stars"] == "1-3,8" and q["cand"] == 2 and q["x1"] == state.x_end
+    assert q["stars"] == "1-3,8" and q["cand"] == 3 and q["x1"]  # the 1-based rank == state.x_end
 
 
 def test_a_link_reopens_the_view(state):
@@ -34,7 +34,7 @@ def test_a_link_reopens_the_view(state):
                                     f"&sort=logg&store={key}"))
     assert (state.x_start, state.x_end) == (15210.5, 15216.5)
     assert (state.x_range.start, state.x_range.end) == (15210.5, 15216.5)
-    assert state.stars == [0, 1, 2, 7] and state.candidate == 3
+    assert state.stars == [0, 1, 2, 7] and state.candidate == 2 and state.rank == 3  # cand= is the rank
     assert (state.color_by, state.cube, state.sort_by) == ("fe_h", "correction", "logg")
 
 
@@ -57,3 +57,16 @@ def test_a_bad_value_leaves_the_state_as_it_was(state):
     before = state.param.values()
     sync_url(state, Location(search=f"?color=/etc/passwd&store={state.data.key}"))
     assert state.color_by == before["color_by"] == "chi2nu_theory"
+
+
+def test_cand_is_the_rank_and_an_old_zero_based_link_still_opens(state):
+    loc = sync_url(state, Location(search=f"?cand=1&store={state.data.key}"))
+    assert state.candidate == 0 and loc.query_params["cand"] == 1
+    other = ExplorerState(state.data)  # cand=0: only a link from when cand= was the row; it named the top one
+    loc = sync_url(other, Location(search=f"?cand=0&store={state.data.key}"))
+    assert other.candidate == 0 and loc.query_params["cand"] == 1
+    third = ExplorerState(state.data)  # a rank the store lacks: nothing picked, and the address bar says so
+    loc = sync_url(third, Location(search=f"?cand=99&store={state.data.key}"))
+    assert third.candidate == -1 and loc.query_params["cand"] == -1
+    third.candidate = 4
+    assert loc.query_params["cand"] == 5

@@ -9,8 +9,10 @@ import pytest
 from apps.wavelength_browser import MAX_LINES, star_summary, visible_lines
 
 
-def test_default_star_is_the_best_snr(app, raw):
-    best = int(np.argmax(raw("snr")))
+def test_default_star_is_the_showcase_star(app, raw):
+    from apps.session import showcase_star
+
+    best = showcase_star(app.state.data)
     assert app.browser.spectrum.title.text.startswith(f"star {raw('star_id')[best]} (#{best})")
     obs = np.asarray(app.browser.flux_src.data["obs"])
     np.testing.assert_allclose(obs[np.isfinite(obs)], raw("flux_obs")[best], rtol=1e-6)
@@ -74,3 +76,36 @@ def test_tapping_a_candidate_marker_selects_it(app, raw):
 def test_curve_toggles(app):
     app.browser.visible = ["obs", "theory"]
     assert {k for k, r in app.browser.curves.items() if r.visible} == {"obs", "theory"}
+
+
+def test_flux_axis_follows_the_visible_data(app):
+    """Zoomed to 1 Å around a candidate, the flux axis spans the data there (plus a small margin), not 0–1.2."""
+    b, st = app.browser, app.state
+    w = float(st.data.candidates["wavelength"].iloc[0])
+    st.set_range(w - 0.5, w + 0.5)
+    x = st.data.wavelength
+    sel = (x >= st.x_start) & (x <= st.x_end)
+    curves = [b._ys[k][sel] for k in (*b.visible, "band_lo", "band_hi")]
+    lo, hi = float(np.nanmin(curves)), float(np.nanmax(curves))
+    rng = b.spectrum.y_range
+    assert rng.start <= lo and rng.end >= hi  # every drawn point is on the plot
+    assert rng.end - rng.start <= 1.25 * max(hi - lo, 1e-3)  # and fills it
+    res = [b._ys[k][sel] for k in ("res_theory", "res_adapted")]
+    assert b.residual.y_range.start <= np.nanmin(res) and b.residual.y_range.end >= np.nanmax(res)
+    # back to the whole first window: the axis widens again; hiding curves narrows it to what is drawn
+    wide = rng.end - rng.start
+    st.set_range(float(x[0]), float(x[149]))
+    assert rng.end - rng.start >= wide
+    b.visible = ["obs"]
+    sel = (x >= st.x_start) & (x <= st.x_end)
+    assert rng.start <= np.nanmin(b._ys["band_lo"][sel]) and rng.end >= np.nanmax(b._ys["band_hi"][sel])
+
+
+def test_y_limits_of_a_flat_or_empty_window():
+    from apps.wavelength_browser import y_limits
+
+    x = np.arange(10.0)
+    lo, hi = y_limits(x, [np.ones(10)], 2, 5)
+    assert lo < 1 < hi and hi - lo == pytest.approx(1e-3 * (1 + 2 * 0.08))
+    assert y_limits(x, [np.ones(10)], 20, 30) is None
+    assert y_limits(x, [np.full(10, np.nan)], 2, 5) is None
