@@ -200,22 +200,37 @@ def read_apvisit(path: str | os.PathLike, grid: str = "aspcap", normalise: bool 
     return _finish(path, wavelength, f, e, bad, grid, normalise, star_id)
 
 
+#: The RV pipeline's Doppler-template labels in an APOGEE header, and the names gapviz reads them as.
+HEADER_LABEL_KEYS = {"RV_TEFF": "teff", "RV_LOGG": "logg", "RV_FEH": "fe_h"}
+
+
+def header_values(path: str | os.PathLike) -> tuple[float, dict[str, float]]:
+    """``(snr, header labels)`` of an apStar or apVisit file in one opening: each value from the primary header,
+    else from the RV table (slow to parse, so read only when the primary header lacks a key); SNR is NaN and a
+    label left out where neither has a finite value."""
+    with _open_fits(path) as hdul:
+        head = hdul[0].header
+        rv = _rv_table(hdul) if any(k not in head for k in ("SNR", *HEADER_LABEL_KEYS)) else {}
+    labels = {name: _finite(head.get(key, rv.get(key))) for key, name in HEADER_LABEL_KEYS.items()}
+    return _finite(head.get("SNR", rv.get("SNR", rv.get("snr")))), {k: v for k, v in labels.items() if np.isfinite(v)}
+
+
 def apogee_header_labels(path: str | os.PathLike) -> dict[str, float]:
     """The coarse Doppler-grid labels of an apStar (primary header) or apVisit (RV table) file.
 
     Returns ``{"teff": K, "logg": dex, "fe_h": dex}`` for the keys present; these are the RV pipeline's
     template parameters, not ASPCAP results, so readers never return them as labels.
     """
-    names = {"RV_TEFF": "teff", "RV_LOGG": "logg", "RV_FEH": "fe_h"}
-    with _open_fits(path) as hdul:
-        head = hdul[0].header
-        rv = _rv_table(hdul)
-    out: dict[str, float] = {}
-    for key, name in names.items():
-        value = head.get(key, rv.get(key))
-        if value is not None and np.isfinite(float(value)):
-            out[name] = float(value)
-    return out
+    return header_values(path)[1]
+
+
+def _finite(value) -> float:
+    """A header value as a finite float, NaN if it is absent, not a number or not finite."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return value if np.isfinite(value) else float("nan")
 
 
 def fits_kind(path: str | os.PathLike) -> str | None:

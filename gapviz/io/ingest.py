@@ -34,10 +34,8 @@ from gapviz.io.readers import detect_kind
 from gapviz.io.text import read_text_spectrum
 
 GRIDS = ("aspcap", "sample")
-#: The header labels an ingest keeps (``apogee_header_labels`` names); NaN where a file has none.
-HEADER_LABEL_NAMES = ("teff", "logg", "fe_h")
-#: Their header keywords (as ``apogee.apogee_header_labels`` reads them).
-HEADER_LABEL_KEYS = {"RV_TEFF": "teff", "RV_LOGG": "logg", "RV_FEH": "fe_h"}
+#: The header labels an ingest keeps (``apogee.header_values`` names); NaN where a file has none.
+HEADER_LABEL_NAMES = tuple(apogee.HEADER_LABEL_KEYS.values())
 #: The kinds ``detect_kind`` reports that an ingest reads.
 KINDS = ("apstar", "apvisit", "text")
 DER_SNR_FACTOR = 1.482602 / np.sqrt(6.0)
@@ -89,28 +87,6 @@ def der_snr_sigma(flux: np.ndarray) -> float:
     return float(DER_SNR_FACTOR * np.median(d))
 
 
-def _header_values(path) -> tuple[float, dict[str, float]]:
-    """``(snr, header_labels)`` of an APOGEE file in one opening: SNR from the primary header (else the RV
-    table; NaN if absent) and the labels exactly as ``apogee.apogee_header_labels`` returns them (the RV table,
-    slow to parse, is only read when the primary header lacks a key)."""
-    with apogee._open_fits(path) as hdul:
-        head = hdul[0].header
-        keys = ("SNR", *HEADER_LABEL_KEYS)
-        rv = apogee._rv_table(hdul) if any(k not in head for k in keys) else {}
-    snr = head.get("SNR", rv.get("SNR", rv.get("snr")))
-    labels = {name: _number(head.get(key, rv.get(key))) for key, name in HEADER_LABEL_KEYS.items()}
-    return _number(snr), {k: v for k, v in labels.items() if np.isfinite(v)}
-
-
-def _number(value) -> float:
-    """A header value as a finite float, NaN if it is absent, not a number or not finite."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return float("nan")
-    return value if np.isfinite(value) else float("nan")
-
-
 def _median_snr(flux: np.ndarray, flux_err: np.ndarray) -> float:
     ok = np.isfinite(flux) & np.isfinite(flux_err) & (flux_err > 0)
     return float(np.median(flux[ok] / flux_err[ok])) if ok.any() else float("nan")
@@ -120,7 +96,7 @@ def _read_apogee(path: Path, kind: str) -> IngestedSpectrum:
     reader = apogee.read_apstar if kind == "apstar" else apogee.read_apvisit
     s = reader(path, grid="aspcap")
     flux, err = s.flux[0], s.flux_err[0]
-    snr, labels = _header_values(path)
+    snr, labels = apogee.header_values(path)
     if not np.isfinite(snr):
         snr = _median_snr(flux, err)
     return IngestedSpectrum(star_id=str(s.star_id[0]), flux=flux, flux_err=err, snr=snr, header_labels=labels)
