@@ -40,6 +40,16 @@ def usable(flux_err: np.ndarray, *values: np.ndarray) -> np.ndarray:
     return ok
 
 
+def median_snr(flux: np.ndarray, flux_err: np.ndarray, mask: np.ndarray | None = None):
+    """Median flux / flux_err over the usable pixels (∩ ``mask``) of each spectrum (last axis); NaN where none."""
+    flux = np.asarray(flux, dtype=np.float64)
+    ok = usable(flux_err, flux)
+    if mask is not None:
+        ok &= np.asarray(mask, dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"), _quiet():
+        return np.nanmedian(np.where(ok, flux / np.where(ok, flux_err, 1.0), np.nan), axis=-1)
+
+
 def chi2nu(residual: np.ndarray, flux_err: np.ndarray, n_param: int = 0,
            mask: np.ndarray | None = None) -> np.ndarray:
     """(nstar,) reduced χ² of residual = flux − model (nstar, npix) over usable pixels (∩ ``mask``)."""

@@ -73,3 +73,13 @@ def test_numpy_and_torch_chi2nu_agree():
                           torch.tensor(ok, dtype=torch.float64), n_param=3)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
     assert 1.5 < np.median(want) < 3.5  # the scaled noise: χ²ν ≈ 1.5² by construction
+
+
+def test_median_snr_over_usable_pixels_only():
+    from gapviz.stats import median_snr
+
+    flux = np.array([[1.0, 0.9, np.nan, 0.5], [1.0, 1.0, 1.0, 1.0]])
+    err = np.array([[0.01, 0.01, 0.01, np.inf], [0.02, 0.02, 0.0, 0.05]])
+    np.testing.assert_allclose(median_snr(flux, err), [95.0, 50.0])
+    np.testing.assert_allclose(median_snr(flux, err, mask=np.array([True, False, True, True])), [100.0, 35.0])
+    assert np.isnan(median_snr(np.array([np.nan, 1.0]), np.array([0.1, -1.0])))  # nothing usable: NaN, no warning

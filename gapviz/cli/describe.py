@@ -16,6 +16,7 @@ from gapviz.io.linelist import read_linelist
 from gapviz.io.readers import detect_kind, read_any
 from gapviz.io.spectra import Spectra, SpectraFile, _open_h5
 from gapviz.io.text import read_text_spectrum
+from gapviz.stats import median_snr
 
 CHUNK_ROWS = 1024  # stars read at once when summarising a large file
 
@@ -36,9 +37,7 @@ class _SpectraStats:
         self.n_pixel += ok.size
         if s.flux_err is not None:
             self.has_err = True
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(ok, s.flux / s.flux_err, np.nan)
-            self.snr.append(np.nanmedian(ratio, axis=1))
+            self.snr.append(median_snr(s.flux, s.flux_err))
 
 
 def _grid_line(wavelength: np.ndarray) -> str:

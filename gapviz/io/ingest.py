@@ -32,6 +32,7 @@ from gapviz.io import apogee
 from gapviz.io.grids import aspcap_wavelength, sample_wavelength, window_pixels
 from gapviz.io.readers import detect_kind
 from gapviz.io.text import read_text_spectrum
+from gapviz.stats import median_snr
 
 GRIDS = ("aspcap", "sample")
 #: The header labels an ingest keeps (``apogee.header_values`` names); NaN where a file has none.
@@ -87,18 +88,13 @@ def der_snr_sigma(flux: np.ndarray) -> float:
     return float(DER_SNR_FACTOR * np.median(d))
 
 
-def _median_snr(flux: np.ndarray, flux_err: np.ndarray) -> float:
-    ok = np.isfinite(flux) & np.isfinite(flux_err) & (flux_err > 0)
-    return float(np.median(flux[ok] / flux_err[ok])) if ok.any() else float("nan")
-
-
 def _read_apogee(path: Path, kind: str) -> IngestedSpectrum:
     reader = apogee.read_apstar if kind == "apstar" else apogee.read_apvisit
     s = reader(path, grid="aspcap")
     flux, err = s.flux[0], s.flux_err[0]
     snr, labels = apogee.header_values(path)
     if not np.isfinite(snr):
-        snr = _median_snr(flux, err)
+        snr = float(median_snr(flux, err))
     return IngestedSpectrum(star_id=str(s.star_id[0]), flux=flux, flux_err=err, snr=snr, header_labels=labels)
 
 
@@ -115,7 +111,7 @@ def _read_text(path: Path) -> IngestedSpectrum:
         snr = float(np.median(flux[good]) / sigma)
     else:
         err = s.flux_err[0].astype(np.float64)
-        snr = _median_snr(flux, err)
+        snr = float(median_snr(flux, err))
     bad = ~(np.isfinite(flux) & np.isfinite(err) & (err > 0))
     level = float(np.median(flux[~bad])) if (~bad).any() else float("nan")
     if not NORMALISED_MEDIAN[0] <= level <= NORMALISED_MEDIAN[1]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gapviz.stats import chi2nu, usable
+from gapviz.stats import chi2nu, median_snr, usable
 from gapviz.store import schema as S
 
 
@@ -31,15 +31,12 @@ def star_products(flux: np.ndarray, flux_err: np.ndarray, theory: np.ndarray, co
     theory, adapted = np.asarray(theory, np.float64), np.asarray(adapted, np.float64)
     mask = usable_pixels(flux, flux_err)
     res_t, res_a = flux - theory, flux - adapted
-    with np.errstate(invalid="ignore", divide="ignore"):
-        snr = np.nanmedian(np.where(mask, flux / flux_err, np.nan), axis=1) if mask.any() \
-            else np.full(flux.shape[0], np.nan)
     return {
         "flux_obs": np.where(mask, flux, np.nan), "flux_err": np.where(mask, flux_err, np.nan),
         "flux_theory": theory, "flux_synthetic_counterpart": np.asarray(counterpart, np.float64),
         "flux_adapted": adapted, "residual_theory": np.where(mask, res_t, np.nan),
         "residual_adapted": np.where(mask, res_a, np.nan), "correction": adapted - theory,
         "pixel_mask": mask.astype(np.int8),
-        "snr": snr, "chi2nu_theory": chi2nu(res_t, flux_err, n_label, mask),
+        "snr": median_snr(flux, flux_err, mask), "chi2nu_theory": chi2nu(res_t, flux_err, n_label, mask),
         "chi2nu_adapted": chi2nu(res_a, flux_err, n_label, mask),
     }
