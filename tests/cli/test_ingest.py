@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,18 +16,12 @@ import gapviz.io.ingest as io_ingest
 from gapviz.cli import main
 from gapviz.io.spectra import read_spectra
 
-APOGEE_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "apogee"
-GOOD = [*sorted(APOGEE_DIR.glob("apStar-*.fits")), *sorted(APOGEE_DIR.glob("apVisit-*.fits")),
-        APOGEE_DIR / "sp19410822.txt"]
+from ..ingest_files import GOOD, broken_files
 
 
 @pytest.fixture
 def inputs(tmp_path) -> list[str]:
-    truncated = tmp_path / "truncated.fits"
-    truncated.write_bytes(GOOD[2].read_bytes()[:50_000])
-    junk = tmp_path / "junk.dat"
-    junk.write_bytes(b"\x00\xff" * 1000)
-    return [str(p) for p in GOOD + [truncated, junk]]
+    return [str(p) for p in GOOD + list(broken_files(tmp_path))]
 
 
 def test_ingest_then_info(tmp_path, inputs, capsys):

@@ -16,20 +16,13 @@ from gapviz.io.append import SpectraAppender
 from gapviz.io.spectra import read_spectra
 from gapviz.workflow.ingest import expand_paths, ingest, report_path
 
-APOGEE_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "apogee"
-GOOD = [*sorted(APOGEE_DIR.glob("apStar-*.fits")), *sorted(APOGEE_DIR.glob("apVisit-*.fits")),
-        APOGEE_DIR / "sp19410822.txt"]
+from ..ingest_files import GOOD, broken_files
 
 
 @pytest.fixture
 def inputs(tmp_path) -> list[Path]:
     """The 5 shipped files with a truncated FITS and a junk file among them."""
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    truncated = bad / "apStar-truncated.fits"
-    truncated.write_bytes(GOOD[1].read_bytes()[:100_000])
-    junk = bad / "junk.bin"
-    junk.write_bytes(bytes(range(256)) * 8)
+    truncated, junk = broken_files(tmp_path / "bad", "apStar-truncated.fits", "junk.bin", keep_bytes=100_000)
     return GOOD[:2] + [truncated] + GOOD[2:4] + [junk] + GOOD[4:]
 
 
