@@ -41,13 +41,15 @@ def usable(flux_err: np.ndarray, *values: np.ndarray) -> np.ndarray:
 
 
 def median_snr(flux: np.ndarray, flux_err: np.ndarray, mask: np.ndarray | None = None):
-    """Median flux / flux_err over the usable pixels (∩ ``mask``) of each spectrum (last axis); NaN where none."""
+    """Median flux / flux_err over the usable pixels of each spectrum (last axis); NaN where none.
+
+    ``mask``: the usable pixels when the caller knows them already (default ``usable(flux_err, flux)``).
+    """
     flux = np.asarray(flux, dtype=np.float64)
-    ok = usable(flux_err, flux)
-    if mask is not None:
-        ok &= np.asarray(mask, dtype=bool)
-    with np.errstate(invalid="ignore", divide="ignore"), _quiet():
-        return np.nanmedian(np.where(ok, flux / np.where(ok, flux_err, 1.0), np.nan), axis=-1)
+    ok = usable(flux_err, flux) if mask is None else np.asarray(mask, dtype=bool)
+    ratio = np.divide(flux, flux_err, out=np.full(flux.shape, np.nan), where=ok)
+    with _quiet():
+        return np.nanmedian(ratio, axis=-1)
 
 
 def chi2nu(residual: np.ndarray, flux_err: np.ndarray, n_param: int = 0,

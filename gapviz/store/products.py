@@ -30,6 +30,7 @@ def star_products(flux: np.ndarray, flux_err: np.ndarray, theory: np.ndarray, co
     flux, flux_err = np.asarray(flux, np.float64), np.asarray(flux_err, np.float64)
     theory, adapted = np.asarray(theory, np.float64), np.asarray(adapted, np.float64)
     mask = usable_pixels(flux, flux_err)
+    snr = median_snr(flux, flux_err, mask)  # before the cubes exist: its temporaries then add to less
     res_t, res_a = flux - theory, flux - adapted
     return {
         "flux_obs": np.where(mask, flux, np.nan), "flux_err": np.where(mask, flux_err, np.nan),
@@ -37,6 +38,6 @@ def star_products(flux: np.ndarray, flux_err: np.ndarray, theory: np.ndarray, co
         "flux_adapted": adapted, "residual_theory": np.where(mask, res_t, np.nan),
         "residual_adapted": np.where(mask, res_a, np.nan), "correction": adapted - theory,
         "pixel_mask": mask.astype(np.int8),
-        "snr": median_snr(flux, flux_err, mask), "chi2nu_theory": chi2nu(res_t, flux_err, n_label, mask),
+        "snr": snr, "chi2nu_theory": chi2nu(res_t, flux_err, n_label, mask),
         "chi2nu_adapted": chi2nu(res_a, flux_err, n_label, mask),
     }
