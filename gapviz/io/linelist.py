@@ -11,11 +11,15 @@ Every reader returns a DataFrame with one row per line, sorted by vacuum wavelen
     elow_ev         float64  lower-level excitation potential, eV
     d0_ev           float64  dissociation energy of a molecule, eV (NaN for atoms)
     is_molecule     bool
+    isotopes        str      mass numbers of a molecule's atoms in the order of its MOOG code ("13,16" for
+                             13C16O, "12,14" for 12C14N); "" when the list does not say (atoms, H2O, FeH)
 
 MOOG species codes: ``26.0`` Fe I, ``26.1`` Fe II; molecules pack two-digit atomic numbers before the dot
 (``607.01314`` = C + N, isotopes after the dot; ``10108.0`` = H + H + O).
 The CSV form is ``wavelength,species,loggf,elow_ev,medium`` (``medium`` "air" or "vacuum" per row; an
-optional ``d0_ev`` column is honoured, otherwise molecules take D0 from ``MOLECULE_D0_EV``).
+optional ``d0_ev`` column is honoured, otherwise molecules take D0 from ``MOLECULE_D0_EV``; an optional
+``isotopes`` column as above). log gf is the line's own, isotopic fraction not folded in (as MOOG and
+linemake keep it); synthesis codes that need it folded in do so themselves (``gapviz.theory.isotopes``).
 Air <-> vacuum: the IAU standard (Morton 2000, from Ciddor 1996), as used by VALD and SDSS.
 """
 
@@ -56,7 +60,8 @@ MOLECULE_D0_EV: dict[str, float] = {
 }
 
 _ROMAN = ("I", "II", "III", "IV")
-COLUMNS = ["wavelength", "wavelength_air", "species", "elements", "ion", "loggf", "elow_ev", "d0_ev", "is_molecule"]
+COLUMNS = ["wavelength", "wavelength_air", "species", "elements", "ion", "loggf", "elow_ev", "d0_ev", "is_molecule",
+           "isotopes"]
 CSV_COLUMNS = ["wavelength", "species", "loggf", "elow_ev", "medium"]
 MEDIA = ("air", "vacuum")
 
@@ -141,6 +146,23 @@ def decode_moog_species(code: str) -> tuple[str, int, bool]:
     return molecule_name(zs), 0, True
 
 
+def moog_isotopes(code: str) -> str:
+    """Mass numbers of a MOOG molecular code's atoms, in code order, joined by ","; "" when absent.
+
+    ``"608.01316"`` -> "13,16" (13C16O); ``"607.01214"`` -> "12,14"; ``"117.00135"`` -> "1,35"; ``"26.0"`` -> "".
+    MOOG's fraction is a 0, then two digits per atom (masses < 100); anything else gives "".
+    """
+    whole, _, frac = code.strip().partition(".")
+    if not whole.isdigit() or int(whole) < 100:
+        return ""
+    natoms = (len(whole) + 1) // 2
+    frac = frac.rstrip()
+    if len(frac) != 1 + 2 * natoms or not frac.isdigit() or int(frac) == 0:
+        return ""
+    masses = [int(frac[i:i + 2]) for i in range(1, len(frac), 2)]
+    return ",".join(str(m) for m in masses) if all(masses) else ""
+
+
 def _finish(rows: dict[str, list], source: str) -> pd.DataFrame:
     """Build the contract table from parsed columns (species, loggf, elow_ev, d0_ev, wavelength both media)."""
     df = pd.DataFrame(rows)
@@ -152,6 +174,9 @@ def _finish(rows: dict[str, list], source: str) -> pd.DataFrame:
     df["is_molecule"] = np.array([m for _, _, m in parsed], dtype=bool)
     d0_default = df["species"].map(MOLECULE_D0_EV).astype(float)
     df["d0_ev"] = np.where(df["is_molecule"], df["d0_ev"].fillna(d0_default), np.nan)
+    if "isotopes" not in df:
+        df["isotopes"] = ""
+    df["isotopes"] = df["isotopes"].fillna("").astype(str)
     df = df[COLUMNS].sort_values("wavelength", kind="stable").reset_index(drop=True)
     return df
 
@@ -219,7 +244,7 @@ def read_moog(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _parse_moog(text: str, source: str) -> pd.DataFrame:
-    rows: dict[str, list] = {k: [] for k in ("wavelength_air", "species", "elow_ev", "loggf", "d0_ev")}
+    rows: dict[str, list] = {k: [] for k in ("wavelength_air", "species", "elow_ev", "loggf", "d0_ev", "isotopes")}
     first = True
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -243,6 +268,7 @@ def _parse_moog(text: str, source: str) -> pd.DataFrame:
         rows["elow_ev"].append(ep)
         rows["loggf"].append(gf)
         rows["d0_ev"].append(d0)
+        rows["isotopes"].append(moog_isotopes(code))
     rows["wavelength"] = list(air_to_vacuum(np.asarray(rows["wavelength_air"], dtype=np.float64)))
     return _finish(rows, source)
 
@@ -293,6 +319,8 @@ def _parse_csv(text: str, source: str) -> pd.DataFrame:
         "elow_ev": raw["elow_ev"].to_numpy(float),
         "d0_ev": d0,
     }
+    if "isotopes" in raw:
+        rows["isotopes"] = raw["isotopes"].fillna("").astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
     return _finish(rows, source)
 
 
@@ -352,6 +380,8 @@ def write_linelist_csv(df: pd.DataFrame, path: str | os.PathLike, overwrite: boo
             "medium": "vacuum",
         }
     )
+    if "isotopes" in df.columns and (df["isotopes"].astype(str) != "").any():
+        out["isotopes"] = df["isotopes"].astype(str).to_numpy()
     path = Path(path)
     with atomic_path(path, overwrite=overwrite) as tmp:
         out.to_csv(tmp, index=False, float_format="%.4f", compression="gzip" if path.suffix == ".gz" else None)

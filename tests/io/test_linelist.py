@@ -13,6 +13,7 @@ from gapviz.io.linelist import (
     COLUMNS,
     air_to_vacuum,
     decode_moog_species,
+    moog_isotopes,
     linemake_paths,
     lines_in_range,
     parse_species,
@@ -100,14 +101,31 @@ def test_read_moog_free_format_and_gzip(tmp_path):
     df = read_linelist(path)
     assert df["species"].tolist() == ["Fe I", "CN"]
     assert df["d0_ev"].iloc[1] == pytest.approx(7.7)
+    assert df["isotopes"].tolist() == ["", "12,14"]
+
+
+@pytest.mark.parametrize("code,isotopes", [
+    ("608.01316", "13,16"), ("607.01214", "12,14"), ("117.00137", "1,37"), ("606.01213", "12,13"),
+    ("108.0", ""), ("10108.0", ""), ("26.0", ""), ("26.1", ""), ("608.0131", ""),
+])
+def test_moog_isotopes(code, isotopes):
+    assert moog_isotopes(code) == isotopes
+
+
+def test_csv_without_isotopes_column_is_written_without_it(tmp_path):
+    path = tmp_path / "atoms.csv"
+    path.write_text("wavelength,species,loggf,elow_ev,medium\n15000.0,Si I,-1.0,5.9,vacuum\n")
+    out = write_linelist_csv(read_linelist(path), tmp_path / "back.csv")
+    assert out.read_text().splitlines()[0] == "wavelength,species,loggf,elow_ev,medium"
 
 
 def test_csv_round_trip(moog_file, tmp_path):
     df = read_moog(moog_file)
     out = write_linelist_csv(df, tmp_path / "lines.csv")
-    assert out.read_text().splitlines()[0] == "wavelength,species,loggf,elow_ev,medium"
+    assert out.read_text().splitlines()[0] == "wavelength,species,loggf,elow_ev,medium,isotopes"
     back = read_linelist(out)
     assert back["species"].tolist() == df["species"].tolist()
+    assert back["isotopes"].tolist() == df["isotopes"].tolist()
     np.testing.assert_allclose(back["wavelength"], df["wavelength"], atol=1e-4)
     np.testing.assert_allclose(back["d0_ev"], df["d0_ev"])  # molecules get D0 from the species table
     pd.testing.assert_series_equal(back["elements"], df["elements"])
