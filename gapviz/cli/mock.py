@@ -38,6 +38,13 @@ def add_parser(sub) -> None:
                    help="resolving power of the observed LSF (theory: 22500; default 20000)")
     p.add_argument("--linelist", type=Path, nargs="+", default=None, metavar="PATH",
                    help="line lists (MOOG or CSV) to use instead of the shipped data_samples/linelists")
+    p.add_argument("--physics", choices=("linemodel", "sme"), default="linemodel",
+                   help="what makes the spectra: the fast LineModel, or SME radiative transfer on MARCS atmospheres "
+                        "(needs pip install 'gapviz[sme]'; ~1-2 s per spectrum per worker on the sample windows)")
+    p.add_argument("--damping-fraction", type=float, default=0.0, metavar="F",
+                   help="with --physics sme: share of strong atomic lines whose true van der Waals damping the "
+                        "theory gets wrong (Unsöld instead of log γ6 = -7.2; default 0: off)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="processes for SME synthesis (--physics sme)")
     p.add_argument("--overwrite", action="store_true", help="replace the mock files in an existing OUT_DIR")
     p.set_defaults(func=_run)
 
@@ -58,6 +65,9 @@ def _run(args: argparse.Namespace) -> int:
         effects=ObservingEffects(resolution_observed=args.resolution_observed, snr_range=tuple(args.snr_range)),
         linelist_paths=args.linelist,
         overwrite=args.overwrite,
+        physics=args.physics,
+        damping_fraction=args.damping_fraction,
+        workers=args.workers,
     )
     check_config(cfg)
     if args.linelist:

@@ -30,6 +30,7 @@ from gapviz.stats import chi2nu
 #: The reference giant at which truth depths are quoted: teff 4700 K, logg 2.5, solar abundances.
 REFERENCE_STAR: dict[str, float] = {"teff": 4700.0, "logg": 2.5}
 GRIDS = ("sample", "apogee")
+PHYSICS = ("linemodel", "sme")
 #: Stored precision (flux units): far below any noise (observed σ >= 1e-3) or emulator error, and it lets
 #: gzip pack the files ~2x tighter (float32 noise bits do not compress).
 SYNTHETIC_STEP = 2.0**-20
@@ -69,6 +70,10 @@ class MockConfig:
     wavelength: np.ndarray | None = None
     overwrite: bool = False
     command: str = ""
+    physics: str = "linemodel"
+    damping_fraction: float = 0.0
+    workers: int = 1
+    progress: bool = True
 
 
 @dataclass
@@ -120,6 +125,14 @@ def check_config(cfg: MockConfig) -> None:
         raise GapvizError(
             f"resolutions must be > 0, got theory {cfg.resolution}, observed {cfg.effects.resolution_observed}"
         )
+    if cfg.physics not in PHYSICS:
+        raise GapvizError(f"--physics must be one of {PHYSICS}, got {cfg.physics!r}")
+    if not 0.0 <= cfg.damping_fraction <= 1.0:
+        raise GapvizError(f"--damping-fraction must be in [0, 1], got {cfg.damping_fraction}")
+    if cfg.damping_fraction and cfg.physics != "sme":
+        raise GapvizError("--damping-fraction needs --physics sme (LineModel has no line wings to get wrong)")
+    if cfg.workers < 1:
+        raise GapvizError(f"--workers must be >= 1, got {cfg.workers}")
     if cfg.grid not in GRIDS and cfg.wavelength is None:
         raise GapvizError(f"--grid must be one of {GRIDS}, got {cfg.grid!r}")
     out = Path(cfg.out_dir)
@@ -181,6 +194,8 @@ def command_line(cfg: MockConfig) -> str:
         "--loggf-scatter", repr(cfg.loggf_scatter), "--snr-range", repr(lo), repr(hi),
         "--seed", str(cfg.seed), "--grid", cfg.grid, "--resolution-observed", repr(cfg.effects.resolution_observed),
     ]
+    if cfg.physics != "linemodel":
+        args += ["--physics", cfg.physics, "--damping-fraction", repr(cfg.damping_fraction)]
     return shlex.join(args)
 
 
@@ -257,22 +272,30 @@ def run_mock(cfg: MockConfig, model_factory=None, linelist: pd.DataFrame | None 
     factory = model_factory or _default_factory()
     names = tuple(cfg.label_names)
     wavelength = grid_wavelength(cfg)
-    rng_pop, rng_grid, rng_remove, rng_perturb, rng_obs = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(5)
+    rng_pop, rng_grid, rng_remove, rng_perturb, rng_obs, rng_damp = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(6)
     )
     lines = linelist if linelist is not None else _read_reference_lines(cfg, wavelength)
     r_obs = cfg.effects.resolution_observed if cfg.effects.lsf else cfg.resolution
+    if cfg.physics == "sme":  # SME needs level numbers for H I, which these lists lack: such lines cannot form
+        lines = lines.loc[lines["species"].astype(str) != "H I"].reset_index(drop=True)
 
     obs_labels = observed_population(cfg.n_observed, names, rng_pop)
     # The complete theory keeps the lines that matter on this grid; the gap is cut from those.
     complete = factory(lines, wavelength, resolution=cfg.resolution, label_names=names)
     gap = choose_gap_lines(complete, obs_labels, cfg, rng_remove, rng_perturb, r_obs)
+    syn_labels = latin_hypercube(cfg.n_synthetic, names, rng_grid)
+    if cfg.physics == "sme":
+        from gapviz.mock.sme_physics import draw_inside_grid
+
+        syn_labels = draw_inside_grid(lambda k: latin_hypercube(k, names, rng_grid), cfg.n_synthetic, names)
+        obs_labels = draw_inside_grid(lambda k: observed_population(k, names, rng_pop), cfg.n_observed, names)
+        return _run_sme(cfg, gap, wavelength, syn_labels, obs_labels, r_obs, rng_obs, rng_damp, complete)
     observer = complete
     if r_obs != cfg.resolution:  # the observed LSF: the same lines seen at another resolution
         observer = factory(gap.reference, wavelength, resolution=r_obs, label_names=names)
     theory = factory(gap.theory_lines(), wavelength, resolution=cfg.resolution, label_names=names)
 
-    syn_labels = latin_hypercube(cfg.n_synthetic, names, rng_grid)
     syn_flux = quantise(model_spectra(theory, syn_labels), SYNTHETIC_STEP)
     flux, flux_err, snr = observe(model_spectra(observer, obs_labels), wavelength, cfg.effects, rng_obs)
     flux, flux_err = quantise(flux, OBSERVED_STEP), quantise_relative(flux_err, ERR_BITS)
@@ -281,22 +304,68 @@ def run_mock(cfg: MockConfig, model_factory=None, linelist: pd.DataFrame | None 
     truth = _truth(cfg, gap, obs_labels, snr, chi2, r_obs)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _write_outputs(out, cfg, wavelength, syn_labels, syn_flux, flux, flux_err, truth.star_id, theory, gap.reference)
+    _write_lists_and_spectra(out, cfg, wavelength, syn_labels, syn_flux, flux, flux_err, truth.star_id,
+                             theory.linelist, gap.reference)
+    write_truth(truth, out / "truth.h5")
+    return MockResult(out, len(gap.reference), int(gap.strong.sum()), truth.removed, truth.perturbed, chi2)
+
+
+def _run_sme(cfg: MockConfig, gap: GapLines, wavelength, syn_labels, obs_labels, r_obs, rng_obs, rng_damp,
+             complete) -> MockResult:
+    """The SME half of ``run_mock`` (``gapviz.mock.sme_physics``): same gap, spectra and truth depths from SME."""
+    from gapviz.mock import sme_physics as P
+    from gapviz.theory.isotopes import C12_C13_SOLAR
+
+    names, iso = tuple(cfg.label_names), C12_C13_SOLAR
+    run = dict(c12_c13=iso, workers=cfg.workers, progress=cfg.progress)
+    damped = P.choose_damped(gap.reference, gap.depth_max, cfg.damping_fraction, rng_damp) & ~gap.removed
+    observed_lines = P.with_damping(gap.reference, damped)
+    theory_lines = gap.theory_lines()
+    syn_flux = quantise(P.sme_spectra(theory_lines, wavelength, syn_labels, names, cfg.resolution,
+                                      desc="theory spectra", **run), SYNTHETIC_STEP)
+    clean = P.sme_spectra(observed_lines, wavelength, obs_labels, names, r_obs, desc="observed spectra", **run)
+    flux, flux_err, snr = observe(clean, wavelength, cfg.effects, rng_obs)
+    flux, flux_err = quantise(flux, OBSERVED_STEP), quantise_relative(flux_err, ERR_BITS)
+    at_true = P.sme_spectra(theory_lines, wavelength, obs_labels, names, cfg.resolution,
+                            desc="theory at true labels", **run)
+    chi2 = chi2nu(flux - at_true, flux_err)
+
+    # The truth's depths of the removed lines, measured in SME (leave one out) where LineModel chose them.
+    targets = np.flatnonzero(gap.removed)
+    _, deepest = max_line_depths(complete, obs_labels)
+    ref_star = {n: REFERENCE_STAR.get(n, 0.0) for n in names}
+    stars = [ref_star] * targets.size + [dict(zip(names, map(float, obs_labels[deepest[t]]))) for t in targets]
+    depths = P.leave_one_out_depths(observed_lines, np.concatenate([targets, targets]), stars, r_obs, **run)
+    gap.depth_ref = gap.depth_ref.copy()
+    gap.depth_max = gap.depth_max.copy()
+    gap.depth_ref[targets], gap.depth_max[targets] = depths[:targets.size], depths[targets.size:]
+
+    truth = _truth(cfg, gap, obs_labels, snr, chi2, r_obs, damped)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_lists_and_spectra(out, cfg, wavelength, syn_labels, syn_flux, flux, flux_err, truth.star_id,
+                             theory_lines, gap.reference)
     write_truth(truth, out / "truth.h5")
     return MockResult(out, len(gap.reference), int(gap.strong.sum()), truth.removed, truth.perturbed, chi2)
 
 
 def _truth(cfg: MockConfig, gap: GapLines, obs_labels: np.ndarray, snr: np.ndarray, chi2: np.ndarray,
-           r_obs: float) -> Truth:
+           r_obs: float, damped: np.ndarray | None = None) -> Truth:
     names = tuple(cfg.label_names)
     ref = gap.reference
     removed = missing.removed_table(ref, gap.removed, gap.depth_ref, gap.depth_max, gap.blend, names)
     moved = gap.delta_loggf != 0
+    if damped is not None and damped.any():
+        moved = moved | damped
     perturbed = pd.DataFrame({
         "wavelength": ref["wavelength"].to_numpy(np.float64)[moved],
         "species": ref["species"].astype(str).to_numpy()[moved],
         "delta_loggf": gap.delta_loggf[moved],
     })
+    if damped is not None and damped.any():
+        from gapviz.mock.sme_physics import TRUE_GAMVW
+
+        perturbed["gamvw_true"] = np.where(damped[moved], TRUE_GAMVW, np.nan)  # theory: Unsöld (SME gamvw 0)
     attrs = {
         "title": "gapviz mock experiment ground truth",
         "resolution": float(cfg.resolution),
@@ -316,14 +385,16 @@ def _truth(cfg: MockConfig, gap: GapLines, obs_labels: np.ndarray, snr: np.ndarr
         "n_strong_lines": int(gap.strong.sum()),
         "n_eligible_lines": int(gap.eligible.sum()),
         "label_names": ",".join(names),
+        "physics": cfg.physics,
+        "damping_fraction": float(cfg.damping_fraction),
     }
     star_id = np.array([f"mock-{i:06d}" for i in range(obs_labels.shape[0])])
     return Truth(removed=removed, perturbed=perturbed, labels=dict(zip(names, obs_labels.T)), star_id=star_id,
                  snr=snr, chi2nu_theory_true=chi2, attrs=attrs)
 
 
-def _write_outputs(out: Path, cfg: MockConfig, wavelength, syn_labels, syn_flux, flux, flux_err, star_id,
-                   theory, reference: pd.DataFrame) -> None:
+def _write_lists_and_spectra(out: Path, cfg: MockConfig, wavelength, syn_labels, syn_flux, flux, flux_err, star_id,
+                             theory_lines: pd.DataFrame, reference: pd.DataFrame) -> None:
     from gapviz.io.linelist import write_linelist_csv
 
     names = tuple(cfg.label_names)
@@ -333,5 +404,5 @@ def _write_outputs(out: Path, cfg: MockConfig, wavelength, syn_labels, syn_flux,
                        source=str(out / "observed.h5"))
     write_spectra(synthetic, out / "synthetic.h5")
     write_spectra(observed, out / "observed.h5")
-    write_linelist_csv(theory.linelist, out / "linelist.csv")
+    write_linelist_csv(theory_lines, out / "linelist.csv")
     write_linelist_csv(reference, out / "reference_linelist.csv")

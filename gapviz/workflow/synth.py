@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,8 +77,8 @@ def grid_wavelength(grid: str) -> np.ndarray:
 def _digest(job: SynthJob, wavelength: np.ndarray, labels: dict[str, np.ndarray], table: pd.DataFrame) -> str:
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(wavelength).tobytes())
-    for name in labels:
-        h.update(name.encode() + np.ascontiguousarray(labels[name]).tobytes())
+    for name, values in labels.items():
+        h.update(name.encode() + np.ascontiguousarray(values).tobytes())
     h.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
     h.update(repr((job.resolution, job.c12_c13)).encode())
     return h.hexdigest()
@@ -152,37 +150,17 @@ def _prepare_work(work: Path, manifest: dict, resume: bool) -> None:
 
 # --- the chunks, here or in worker processes ----------------------------------------------------------------
 
-_STATE: dict = {}
-
-
-def _init_worker(table, wavelength, settings) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _STATE.update(table=table, wavelength=wavelength, settings=settings)
-
-
-def _chunk(start: int, rows: list[dict], work: Path) -> int:
-    from gapviz.theory.sme import synthesize
-
-    flux = np.stack([synthesize(_STATE["table"], _STATE["wavelength"], r, _STATE["settings"]) for r in rows])
-    with atomic_path(work / f"flux-{start:08d}.npy") as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, flux.astype(np.float32))
-    return len(rows)
-
-
 def _run_chunks(starts, rows, table, wavelength, settings, work: Path, job: SynthJob) -> None:
+    from gapviz.theory.sme import Job, iter_chunks
+
+    jobs = [Job(0, 0, r) for r in rows]
     n_todo = sum(len(rows[s:s + CHUNK_STARS]) for s in starts)
     bar = progress_bar(total=n_todo, enabled=job.progress, desc="synth", unit="star")
     try:
-        if job.workers == 1:
-            _init_worker(table, wavelength, settings)
-            for s in starts:
-                bar.update(_chunk(s, rows[s:s + CHUNK_STARS], work))
-            return
-        with ProcessPoolExecutor(job.workers, initializer=_init_worker, initargs=(table, wavelength, settings)) as pool:
-            futures = [pool.submit(_chunk, s, rows[s:s + CHUNK_STARS], work) for s in starts]
-            for f in as_completed(futures):
-                bar.update(f.result())
+        for start, fluxes in iter_chunks([table], [wavelength], jobs, settings, starts, CHUNK_STARS, job.workers):
+            with atomic_path(work / f"flux-{start:08d}.npy") as tmp, open(tmp, "wb") as fh:
+                np.save(fh, np.stack(fluxes).astype(np.float32))
+            bar.update(len(fluxes))
     except KeyboardInterrupt:
         print(f"gapviz synth: interrupted; finished stars are kept in {work}: rerun with --resume", file=sys.stderr)
         raise
