@@ -3,7 +3,7 @@
 The gap is chosen as in the LineModel mock (which lines are strong enough to matter is judged by LineModel,
 fast), then every spectrum is computed by SME on MARCS atmospheres (``gapviz.theory.sme``):
 
-* theory (``synthetic.h5`` and the χ² at the true labels): the theory's line list (lines removed, log gf
+* theory (``synthetic.h5`` and the χ² at the true labels, on the first ``TRUE_CHI2_STARS`` stars): the theory's line list (lines removed, log gf
   perturbed), SME's default van der Waals damping (Unsöld), at the theory's resolution;
 * observed: the complete list, with the damping errors below, at the observed resolution, then the
   observing effects of ``gapviz.mock.effects`` as in the LineModel mock;
@@ -27,6 +27,9 @@ from gapviz.theory.sme import Job, SMESettings, lines_for_grid, sme_linelist, sy
 #: log10 γ6 (rad s⁻¹ per H atom at 10⁴ K) of the lines given "wrong damping": the observed stars have it,
 #: the theory uses Unsöld's (SME's default when gamvw = 0).
 TRUE_GAMVW = -7.2
+#: Observed stars whose χ² against the theory at their true labels is computed (truth's chi2nu_theory_true;
+#: NaN for the others): each costs one more SME spectrum.
+TRUE_CHI2_STARS = 100
 #: Half-width (Å) of the window in which a leave-one-out depth is measured.
 LOO_HALF_WIDTH = 1.5
 
