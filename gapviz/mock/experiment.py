@@ -387,9 +387,9 @@ def _truth(cfg: MockConfig, gap: GapLines, obs_labels: np.ndarray, snr: np.ndarr
         "n_strong_lines": int(gap.strong.sum()),
         "n_eligible_lines": int(gap.eligible.sum()),
         "label_names": ",".join(names),
-        "physics": cfg.physics,
-        "damping_fraction": float(cfg.damping_fraction),
     }
+    if cfg.physics != "linemodel":  # absent: LineModel (the mocks made before SME keep their bytes)
+        attrs.update(physics=cfg.physics, damping_fraction=float(cfg.damping_fraction))
     star_id = np.array([f"mock-{i:06d}" for i in range(obs_labels.shape[0])])
     return Truth(removed=removed, perturbed=perturbed, labels=dict(zip(names, obs_labels.T)), star_id=star_id,
                  snr=snr, chi2nu_theory_true=chi2, attrs=attrs)
