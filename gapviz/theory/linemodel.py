@@ -46,6 +46,14 @@ For each line l of species s and a star with labels (teff, logg, fe_h, [X/Fe]):
 * Speed: lines whose central depth stays below ``min_depth`` everywhere in ``label_box`` (evaluated on a
   teff × logg × fe_h grid with every [X/Fe] at the box maximum), or that have no pixel within 4 σ, are
   dropped at construction; ``linelist`` holds only the kept lines, ``n_dropped`` counts the others.
+* Calibration (opt-in, ``calibration="sme"``, a JSON path or a dict; ``gapviz.theory.calibration``): per-species
+  corrections fitted to SME's isolated line depths on the giant branch (docs/CALIBRATION.md): log10 τ_lin +=
+  offset_s + slopes in θ − θ_ref, (θ − θ_ref)², logg and fe_h − chi_scale_s θ χ_low (an excitation-temperature
+  correction; for molecules χ_low / 0.85 as above), isotopologue lines get their isotopic fraction
+  (12C/13C of the calibration) folded into log gf, the saturation onset log k may shift, and flux =
+  1 − D (1 − exp(−τ / D)): depths saturate at D (``depth_max``) instead of 1, as a line core's source function
+  makes them in a real atmosphere. ``None`` (default)
+  leaves the model exactly as above.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ from gapviz.instrument import RESOLUTION, lsf_sigma
 from gapviz.io.linelist import ATOMIC_NUMBER, parse_species
 from gapviz.labels import DEFAULT_LABELS, LABELS, label_info
 from gapviz.theory.abundances import element_constants, partition_functions
+from gapviz.theory.calibration import group_terms, isotope_offsets, load_calibration
 from gapviz.theory.profiles import C_KMS, binned_profile_matrix, doppler_b, saturate, saturation_factor
 
 LN10 = math.log(10.0)
@@ -123,9 +132,12 @@ class LineModel(nn.Module):
         label_box: dict[str, tuple[float, float]] | None = None,
         nsigma: float = 4.0,
         dtype: torch.dtype = torch.float32,
+        calibration=None,
     ):
         super().__init__()
         self.label_names = _check_label_names(label_names)
+        self.calibration = load_calibration(calibration)
+        self._depth_max = self.calibration["depth_max"] if self.calibration is not None else 1.0
         self.resolution = float(resolution)
         self.wavelength = np.asarray(wavelength, dtype=np.float64)
         if self.wavelength.ndim != 1 or self.wavelength.size < 2 or not np.all(np.diff(self.wavelength) > 0):
@@ -240,6 +252,9 @@ class LineModel(nn.Module):
         self._stoich, self._g_logk0, self._g_d0, self._calib = t(stoich), t(g_logk0), t(g_d0), t(calib)
         self._pmin_idx, self._pmin_off = torch.as_tensor(pmin_idx), t(pmin_off)
         self._nbond = t(nbond)
+        if self.calibration is not None:
+            self._cal_np = group_terms(self.calibration, group_keys, list(is_mol))
+            self._cal_terms = t(self._cal_np)
 
         # per-line constants: intrinsic τ0 ∝ gf λ² / b; weak-line observed peak τ0 b / (√2 σ) ∝ gf λ² / σ
         wl = lines["wavelength"].to_numpy(float)
@@ -248,13 +263,19 @@ class LineModel(nn.Module):
         b_typ = doppler_b(REFERENCE_WAVELENGTH, TYPICAL_MASS, broadening_teff, microturbulence)
         sigma_typ = math.sqrt(b_typ**2 / 2.0 + lsf_sigma(REFERENCE_WAVELENGTH, self.resolution) ** 2)
         self._log_k = math.log10(math.sqrt(2.0) * sigma_typ / b_typ)  # observed / intrinsic width
+        if self.calibration is not None:
+            self._log_k += self.calibration["log_k_shift"]
         chi_eff = lines["elow_ev"].to_numpy(float) / np.where(mols, MOLECULE_LAYER, 1.0)
         b_ref = REFERENCE_WAVELENGTH * 1.5 / C_KMS
         base = lines["loggf"].to_numpy(float) + np.log10(
             (wl / REFERENCE_WAVELENGTH) ** 2 * b_ref / (math.sqrt(2.0) * self.line_sigma)
         )
+        if self.calibration is not None:
+            base = base + isotope_offsets(lines, self.calibration["c12_c13"])
         self._base_np, self._chi_np, self._group_np = base, chi_eff, np.array([gindex[k] for k in keys])
         self._base, self._chi = t(base), t(chi_eff)
+        if self.calibration is not None:  # excitation scale: 10^(−θ χ (1 + chi_scale_s))
+            self._chi = t(chi_eff * (1.0 + self._cal_np[self._group_np, 4]))
         self._line_group = torch.as_tensor(self._group_np)
 
     def _build_profiles(self, nsigma: float) -> None:
@@ -281,7 +302,10 @@ class LineModel(nn.Module):
         )
         t = lambda x: torch.as_tensor(np.asarray(x), dtype=self.dtype)  # noqa: E731
         self._col_group = torch.as_tensor(uniq // nnode)
-        self._col_chi = t((uniq % nnode) * CHI_STEP)
+        col_chi = (uniq % nnode) * CHI_STEP
+        if self.calibration is not None:
+            col_chi = col_chi * (1.0 + self._cal_np[uniq // nnode, 4])
+        self._col_chi = t(col_chi)
         self._col_scale = t(scale)
 
     def _strong_enough(self, box: dict[str, tuple[float, float]], min_depth: float) -> np.ndarray:
@@ -333,6 +357,12 @@ class LineModel(nn.Module):
         log_pmol = log_unsat - _softplus10(log_unsat - log_pmin)
         mols = log_pmol - log_pg[:, None] - MOLECULE_U_POWER * log_tm[:, None]  # level population ∝ 1/U(T)
         dens = torch.where(self._is_mol, mols, atoms)
+        if self.calibration is not None:
+            cal = self.calibration
+            terms = self._cal_terms
+            dens = dens + terms[:, 0] + (theta - cal["theta_ref"])[:, None] * terms[:, 1] \
+                + (logg - cal["logg_ref"])[:, None] * terms[:, 2] + (fe_h - cal["fe_h_ref"])[:, None] * terms[:, 3] \
+                + ((theta - cal["theta_ref"]) ** 2)[:, None] * terms[:, 5]
         return dens - log_kc[:, None] + self._calib
 
     def log_tau_linear(self, labels: torch.Tensor) -> torch.Tensor:
@@ -365,6 +395,8 @@ class LineModel(nn.Module):
         dens = torch.index_select(self.group_log_density(labels), 1, self._col_group)
         strength = torch.exp(LN10 * (dens - theta[:, None] * self._col_chi + self._col_scale))  # (n, ncolumn)
         tau_linear = torch.sparse.mm(self._profiles, strength.T).T  # (n, npix)
+        if self.calibration is not None:  # a line core cannot go darker than 1 − D (its source function)
+            return 1.0 + self._depth_max * torch.expm1(-saturate(tau_linear, self._log_k) / self._depth_max)
         return torch.exp(-saturate(tau_linear, self._log_k))
 
     # --- numpy conveniences --------------------------------------------------------------------------------
@@ -376,10 +408,14 @@ class LineModel(nn.Module):
         return torch.cat(out).numpy() if out else np.zeros((0, self.wavelength.size), np.float32)
 
     def line_depths(self, labels: np.ndarray) -> np.ndarray:
-        """(n, nline): central depth 1 − exp(−τ_peak) each kept line alone would make, at the instrument's R."""
+        """(n, nline): central depth 1 − exp(−τ_peak) each kept line alone would make, at the instrument's R
+        (calibrated: D (1 − exp(−τ_peak / D)), D the calibration's ``depth_max``)."""
         x = self._as_tensor(np.asarray(labels, dtype=np.float64))
         with torch.no_grad():
-            return (-torch.expm1(-torch.exp(self.log_tau(x) * LN10))).numpy()
+            tau = torch.exp(self.log_tau(x) * LN10)
+            if self.calibration is not None:
+                return (-self._depth_max * torch.expm1(-tau / self._depth_max)).numpy()
+            return (-torch.expm1(-tau)).numpy()
 
     @property
     def line_wavelength(self) -> np.ndarray:
