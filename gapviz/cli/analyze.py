@@ -31,7 +31,7 @@ def _run(args) -> int:
     result = analyze(
         args.run_dir, args.observed, args.linelist, args.out, synthetic=args.synthetic,
         reference_linelist=args.reference_linelist, method=args.method, overwrite=args.overwrite,
-        chunk_size=args.chunk_size, resolution=args.resolution, attribution=args.attribution,
+        chunk_size=args.chunk_size, resolution=args.resolution, attribution=args.attribution, calibration=args.calibration,
         workers=args.workers, scheduler=args.scheduler, resume=args.resume,
     )
     print(result.summary())

@@ -13,6 +13,10 @@ def add_attribution(p) -> None:
                    help="hypothetical lines fitted to each star's theory residual (needs the store's "
                         "theory.pt), species behaviour, or a label rule (regression, response)")
     p.add_argument("--resolution", type=float, default=RESOLUTION, help="instrument resolving power λ/FWHM")
+    p.add_argument("--calibration", choices=("none", "sme"), default=None,
+                   help="LineModel's calibration for expected line depths and attribution: none (the plain model) "
+                        "or sme (calibrated against SME: use it when the theory comes from a radiative-transfer "
+                        "code; docs/CALIBRATION.md). Default: what the store's last find used, else none")
 
 
 def add_parser(sub) -> None:
@@ -35,6 +39,6 @@ def _run(args) -> int:
     from gapviz.workflow.find import find
 
     result = find(args.store, args.linelist, args.reference_linelist, attribution=args.attribution,
-                  resolution=args.resolution)
+                  resolution=args.resolution, calibration=args.calibration)
     print(result.summary())
     return 0

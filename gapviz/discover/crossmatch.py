@@ -49,19 +49,22 @@ def read_linelist_in_range(path: str | os.PathLike, wavelength: np.ndarray) -> p
 
 
 def line_model_depths(linelist: pd.DataFrame, wavelength: np.ndarray, resolution: float,
-                      labels: dict[str, float]) -> np.ndarray:
+                      labels: dict[str, float], calibration: str | None = None) -> np.ndarray:
     """(nline,) central depth of each line alone at ``labels`` (``gapviz.theory.linemodel.LineModel``).
 
     Lines the LineModel drops as too weak everywhere get depth 0. Labels it needs but ``labels`` lacks
-    are 0 (solar [X/Fe]).
+    are 0 (solar [X/Fe]). ``calibration``: LineModel's (None, or "sme" when the theory comes from a
+    radiative-transfer code; ``gapviz.theory.calibration``).
     """
     from gapviz.labels import DEFAULT_LABELS
     from gapviz.theory.linemodel import LineModel
 
     try:
-        model = LineModel(linelist, wavelength, resolution=resolution, label_names=list(labels))
+        model = LineModel(linelist, wavelength, resolution=resolution, label_names=list(labels),
+                          calibration=calibration)
     except GapvizError:
-        model = LineModel(linelist, wavelength, resolution=resolution, label_names=DEFAULT_LABELS)
+        model = LineModel(linelist, wavelength, resolution=resolution, label_names=DEFAULT_LABELS,
+                          calibration=calibration)
     row = np.array([[labels.get(n, 0.0) for n in model.label_names]], dtype=np.float64)
     kept = np.asarray(model.line_depths(row), dtype=np.float64).reshape(-1)
     slots: dict[tuple[float, str], list[int]] = {}

@@ -16,6 +16,7 @@ Everything it reads is in the store (``gapviz.store``); the theory refit needs t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -66,7 +67,7 @@ def store_label_names(store: xr.Dataset) -> list[str]:
 
 def find_candidates(store: xr.Dataset, linelist: pd.DataFrame, *, reference: pd.DataFrame | None = None,
                     theory=None, attribution: str = "hypothesis", resolution: float = RESOLUTION,
-                    line_depths: LineDepthFn | None = None) -> xr.Dataset:
+                    line_depths: LineDepthFn | None = None, calibration: str | None = None) -> xr.Dataset:
     """The candidate features of ``store`` (a Dataset from ``gapviz apply``): a Dataset on dims ``candidate``
     (``candidate_<column>``, rank order) and ``line`` (``line_<column>``, the theory's list on the grid), and
     ``correction_systematic`` (wavelength), with attrs ``resolution``, ``attribution_method``, ``n_candidates``.
@@ -74,6 +75,8 @@ def find_candidates(store: xr.Dataset, linelist: pd.DataFrame, *, reference: pd.
     linelist, reference: line tables (``gapviz.io.linelist``) already cut to the grid; theory: what the
     ``hypothesis`` attribution refits stars with (``fit_labels(flux, flux_err).labels``, ``theory(labels)``);
     line_depths: overrides the LineModel that judges whether a theory line is strong enough.
+    calibration: LineModel's calibration for expected depths and attribution templates (None: the plain
+    model; "sme": calibrated against SME, for a theory from a radiative-transfer code).
     """
     if attribution not in ATTRIBUTIONS:
         raise GapvizError(f"--attribution {attribution!r}: expected one of {ATTRIBUTIONS}")
@@ -95,14 +98,15 @@ def find_candidates(store: xr.Dataset, linelist: pd.DataFrame, *, reference: pd.
                             n_above=np.asarray(store["correction_n_above"].values), baseline_fwhm=None)
     labels = np.column_stack([np.asarray(store[n].values, dtype=np.float64) for n in names])
     median_labels = dict(zip(names, np.nanmedian(labels, axis=0)))
-    depth_fn = line_depths or line_model_depths
+    depth_fn = line_depths or functools.partial(line_model_depths, calibration=calibration)
     line_depth = depth_fn(linelist, wl, resolution, median_labels)
     ref_depth = depth_fn(reference, wl, resolution, median_labels) if reference is not None else None
     found = crossmatch(found, linelist, line_depth, resolution, reference, ref_depth)
-    found, used = _attribute(found, attribution, store, linelist, line_depth, resolution, theory)
+    found, used = _attribute(found, attribution, store, linelist, line_depth, resolution, theory, calibration)
     found = rank(identify(found, linelist, reference, ref_depth, resolution))
     return candidates_dataset(found, linelist, systematic, {"resolution": float(resolution),
-                                                            "attribution_method": used})
+                                                            "attribution_method": used,
+                                                            "line_model_calibration": calibration or "none"})
 
 
 def _sample(store: xr.Dataset) -> dict[str, np.ndarray]:
@@ -111,7 +115,8 @@ def _sample(store: xr.Dataset) -> dict[str, np.ndarray]:
     return {k: np.asarray(part[k].values, dtype=np.float32) for k in part.data_vars}
 
 
-def _attribute(found, attribution, store, lines, line_depth, resolution, theory) -> tuple[pd.DataFrame, str]:
+def _attribute(found, attribution, store, lines, line_depth, resolution, theory,
+               calibration=None) -> tuple[pd.DataFrame, str]:
     """Attribute by hypothetical lines (default), species behaviour or a label rule; return (table, method)."""
     wl, names = np.asarray(store["wavelength"].values, dtype=np.float64), store_label_names(store)
     if attribution in ("hypothesis", "species") and len(found):
@@ -124,7 +129,7 @@ def _attribute(found, attribution, store, lines, line_depth, resolution, theory)
             err = np.where(feature_pixels(wl, found, resolution)[None, :], np.nan, sample["flux_err"])
             refit = np.asarray(theory.fit_labels(np.nan_to_num(sample["flux_obs"], nan=1.0), err).labels)
             model = np.asarray(theory.theory(refit), dtype=np.float64)
-            hyp = build_hypotheses(lines, line_depth, wl, refit, names, resolution)
+            hyp = build_hypotheses(lines, line_depth, wl, refit, names, resolution, calibration)
             if hyp.species.size:
                 return attribute_hypotheses(found, sample["flux_obs"] - model, model, hyp), attribution
         else:

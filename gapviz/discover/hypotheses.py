@@ -83,14 +83,16 @@ def hypothesis_lines(linelist: pd.DataFrame, line_depth: np.ndarray, wavelength:
 
 
 def build_hypotheses(linelist: pd.DataFrame, line_depth: np.ndarray, wavelength: np.ndarray, labels: np.ndarray,
-                     label_names: Sequence[str], resolution: float = RESOLUTION) -> Hypotheses:
+                     label_names: Sequence[str], resolution: float = RESOLUTION,
+                     calibration: str | None = None) -> Hypotheses:
     """Templates (weak-line optical depth at each star's ``labels`` (n, L)) of every hypothesis."""
     from gapviz.theory.linemodel import LineModel
 
     lines, counts = hypothesis_lines(linelist, line_depth, wavelength)
     if lines.empty:
         return Hypotheses(np.zeros(0, str), np.zeros(0), [], np.zeros(0), np.zeros((len(labels), 0)))
-    model = LineModel(lines, wavelength, resolution=resolution, label_names=list(label_names), min_depth=0.0)
+    model = LineModel(lines, wavelength, resolution=resolution, label_names=list(label_names), min_depth=0.0,
+                      calibration=calibration)
     x = torch.as_tensor(np.nan_to_num(np.asarray(labels, dtype=np.float64)), dtype=torch.float32)
     with torch.no_grad():
         template = torch.pow(10.0, model.log_tau_linear(x)).numpy().astype(np.float64)

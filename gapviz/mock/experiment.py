@@ -199,10 +199,13 @@ def command_line(cfg: MockConfig) -> str:
     return shlex.join(args)
 
 
-def _default_factory():
+def _default_factory(physics: str = "linemodel"):
+    """LineModel; for SME mocks the one calibrated against SME, so that the lines it calls strong are."""
+    import functools
+
     from gapviz.theory.linemodel import LineModel
 
-    return LineModel
+    return functools.partial(LineModel, calibration="sme") if physics == "sme" else LineModel
 
 
 def _read_reference_lines(cfg: MockConfig, wavelength: np.ndarray) -> pd.DataFrame:
@@ -269,7 +272,7 @@ def run_mock(cfg: MockConfig, model_factory=None, linelist: pd.DataFrame | None 
     ``gapviz.theory.linemodel.LineModel``); ``linelist`` overrides reading ``cfg.linelist_paths``.
     """
     check_config(cfg)
-    factory = model_factory or _default_factory()
+    factory = model_factory or _default_factory(cfg.physics)
     names = tuple(cfg.label_names)
     wavelength = grid_wavelength(cfg)
     rng_pop, rng_grid, rng_remove, rng_perturb, rng_obs, rng_damp = (
@@ -314,9 +317,8 @@ def _run_sme(cfg: MockConfig, gap: GapLines, wavelength, syn_labels, obs_labels,
              complete) -> MockResult:
     """The SME half of ``run_mock`` (``gapviz.mock.sme_physics``): same gap, spectra and truth depths from SME."""
     from gapviz.mock import sme_physics as P
-    from gapviz.theory.isotopes import C12_C13_SOLAR
 
-    names, iso = tuple(cfg.label_names), C12_C13_SOLAR
+    names, iso = tuple(cfg.label_names), P.C12_C13
     run = dict(c12_c13=iso, workers=cfg.workers, progress=cfg.progress)
     damped = P.choose_damped(gap.reference, gap.depth_max, cfg.damping_fraction, rng_damp) & ~gap.removed
     observed_lines = P.with_damping(gap.reference, damped)

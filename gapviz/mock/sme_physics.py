@@ -1,7 +1,7 @@
 """The mock's spectra from SME (``gapviz mock --physics sme``): real radiative transfer for theory and stars.
 
-The gap is chosen as in the LineModel mock (which lines are strong enough to matter is judged by LineModel,
-fast), then every spectrum is computed by SME on MARCS atmospheres (``gapviz.theory.sme``):
+The gap is chosen as in the LineModel mock (which lines are strong enough to matter is judged by LineModel
+calibrated against SME, ``calibration="sme"``, fast), then every spectrum is computed by SME on MARCS atmospheres (``gapviz.theory.sme``):
 
 * theory (``synthetic.h5`` and the χ² at the true labels, on the first ``TRUE_CHI2_STARS`` stars): the theory's line list (lines removed, log gf
   perturbed), SME's default van der Waals damping (Unsöld), at the theory's resolution;
@@ -22,8 +22,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gapviz.theory.calibration import C12_C13_GIANT
 from gapviz.theory.sme import Job, SMESettings, lines_for_grid, sme_linelist, synthesize_many
 
+#: 12C/13C of theory and stars: a first-dredge-up giant, as LineModel's SME calibration assumes.
+C12_C13 = C12_C13_GIANT
 #: log10 γ6 (rad s⁻¹ per H atom at 10⁴ K) of the lines given "wrong damping": the observed stars have it,
 #: the theory uses Unsöld's (SME's default when gamvw = 0).
 TRUE_GAMVW = -7.2

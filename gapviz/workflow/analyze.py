@@ -54,7 +54,7 @@ def analyze(run_dir: str | os.PathLike | None, observed: str | os.PathLike, line
             reference_linelist: str | os.PathLike | None = None, method: str = "adapted", overwrite: bool = False,
             chunk_size: int = 256, resolution: float = RESOLUTION, attribution: str = "hypothesis",
             adaptation=None, line_depths=None, progress: bool = True, workers: int | None = None,
-            scheduler: str | None = None, resume: bool = False) -> AnalyzeResult:
+            scheduler: str | None = None, resume: bool = False, calibration: str | None = None) -> AnalyzeResult:
     """``gapviz apply`` then ``gapviz find`` on its store; arguments as theirs."""
     t0 = time.perf_counter()
     if method not in METHODS:
@@ -75,7 +75,7 @@ def analyze(run_dir: str | os.PathLike | None, observed: str | os.PathLike, line
     applied = apply(run_dir, observed, out, synthetic=synthetic, overwrite=overwrite, chunk_size=chunk_size,
                     adaptation=adaptation, progress=progress, workers=workers, scheduler=scheduler, resume=resume)
     found = find(applied.store_path, linelist, reference_linelist, attribution=attribution, resolution=resolution,
-                 theory=adaptation.theory_fit, line_depths=line_depths)
+                 theory=adaptation.theory_fit, line_depths=line_depths, calibration=calibration)
     return AnalyzeResult(applied.store_path, found.candidates_path, applied.n_star, applied.chi2nu_theory_median,
                          applied.chi2nu_adapted_median, found.candidates, time.perf_counter() - t0, applied.warnings)
 

@@ -31,6 +31,8 @@ from gapviz.workflow.apply import history
 
 #: Rows of the "features the theory lacks" list printed after find.
 SUMMARY_ROWS = 10
+#: LineModel calibrations the finder can use: the plain model, or the one calibrated against SME (docs/CALIBRATION.md).
+CALIBRATIONS = ("none", "sme")
 
 
 @dataclass
@@ -100,9 +102,10 @@ def load_theory(store: str | os.PathLike):
 
 def find(store: str | os.PathLike, linelist: str | os.PathLike | None = None,
          reference_linelist: str | os.PathLike | None = None, attribution: str = "hypothesis",
-         resolution: float = RESOLUTION, theory=None, line_depths=None) -> FindResult:
+         resolution: float = RESOLUTION, theory=None, line_depths=None, calibration: str | None = None) -> FindResult:
     """Find the candidates of a store and write them (see the module docstring). ``theory`` overrides the
-    store's ``theory.pt``; ``line_depths`` the LineModel that judges whether a theory line is strong enough."""
+    store's ``theory.pt``; ``line_depths`` the LineModel that judges whether a theory line is strong enough;
+    ``calibration`` LineModel's ("none" or "sme"; None: the one the store's last find used, else "none")."""
     t0 = time.perf_counter()
     path = existing_store_file(store)
     ds = open_store(path)
@@ -115,8 +118,12 @@ def find(store: str | os.PathLike, linelist: str | os.PathLike | None = None,
         lines = read_linelist_in_range(lines_path, wl)
         reference = read_linelist_in_range(ref_path, wl) if ref_path else None
         theory = theory if theory is not None else load_theory(path)
+        calibration = calibration or str(ds.attrs.get("line_model_calibration", "") or "none")
+        if calibration not in CALIBRATIONS:
+            raise GapvizError(f"--calibration must be one of {CALIBRATIONS}, got {calibration!r}")
         findings = find_candidates(ds, lines, reference=reference, theory=theory, attribution=attribution,
-                                   resolution=resolution, line_depths=line_depths)
+                                   resolution=resolution, line_depths=line_depths,
+                                   calibration=None if calibration == "none" else calibration)
         warnings = [w for w in str(ds.attrs.get("warnings", "")).split("\n") if w]
     finally:
         ds.close()

@@ -14,6 +14,17 @@ SAMPLE_FILES = {"synthetic": "synthetic.h5", "observed": "observed.h5", "linelis
                 "reference": "reference_linelist.csv", "truth": "truth.h5"}
 
 
+def theory_calibration(truth_path: Path) -> str:
+    """The finder's LineModel calibration for a mock: "sme" when its theory came from SME (the mock's own
+    record of how it was made; the finder itself never reads the truth), else "none"."""
+    import h5py
+
+    with h5py.File(truth_path, "r") as f:
+        physics = f.attrs.get("physics", "linemodel")
+    physics = physics.decode() if isinstance(physics, bytes) else str(physics)
+    return "sme" if physics == "sme" else "none"
+
+
 def run_sample(sample: str | os.PathLike = "data_samples/mock", out: str | os.PathLike | None = None,
                minutes: float | None = None, config: str | os.PathLike | None = None, overwrite: bool = False,
                progress: bool = True) -> dict:
@@ -38,6 +49,7 @@ def run_sample(sample: str | os.PathLike = "data_samples/mock", out: str | os.Pa
         raise GapvizError(f"{run_dir}: a trained run already exists; pass --overwrite or another --out")
     train(files["synthetic"], files["observed"], run_dir, config=config, minutes=minutes, progress=progress)
     result = analyze(run_dir, files["observed"], files["linelist"], store_dir, synthetic=files["synthetic"],
-                     reference_linelist=files["reference"], overwrite=overwrite, progress=progress)
+                     reference_linelist=files["reference"], overwrite=overwrite, progress=progress,
+                     calibration=theory_calibration(files["truth"]))
     print(result.summary())
     return score_store(store_dir, files["truth"])
