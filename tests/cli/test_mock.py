@@ -21,6 +21,9 @@ from gapviz.mock.truth import read_truth
         (["--loggf-scatter", "-0.1"], "--loggf-scatter"),
         (["--resolution-observed", "0"], "resolutions must be > 0"),
         (["--max-depth", "0.01"], "--max-depth"),
+        (["--damping-fraction", "0.2"], "--damping-fraction needs --physics sme"),
+        (["--physics", "sme", "--damping-fraction", "2"], "--damping-fraction must be in [0, 1]"),
+        (["--physics", "sme", "--workers", "0"], "--workers must be >= 1"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, extra, message):

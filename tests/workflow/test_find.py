@@ -109,3 +109,19 @@ def test_a_store_from_before_the_stages_is_refused_clearly(toy, tmp_path):
     ds.to_netcdf(tmp_path / "old" / "store.nc", engine="h5netcdf")
     with pytest.raises(GapvizError, match="fixed length.*gapviz apply"):
         find(tmp_path / "old", d / "linelist.csv", attribution="regression", line_depths=toy_line_depths)
+
+
+def test_the_line_model_calibration_is_recorded_and_reused(toy, tmp_path):
+    d, model, _ = toy
+    store = tmp_path / "calibrated"
+    analyze(None, d / "observed.h5", d / "linelist.csv", store, adaptation=model, line_depths=toy_line_depths,
+            chunk_size=64, progress=False)
+    assert main(["find", str(store), "--calibration", "sme", "--attribution", "response"]) == 0
+    with open_store(store) as ds:
+        assert ds.attrs["line_model_calibration"] == "sme"
+    assert main(["find", str(store), "--attribution", "response"]) == 0  # the store's choice is kept
+    with open_store(store) as ds:
+        assert ds.attrs["line_model_calibration"] == "sme"
+    assert main(["find", str(store), "--calibration", "none", "--attribution", "response"]) == 0
+    with open_store(store) as ds:
+        assert ds.attrs["line_model_calibration"] == "none"
