@@ -250,6 +250,13 @@ def _weighted_mse(model: Emulator, x: torch.Tensor, y: torch.Tensor, w: torch.Te
     return total / max(count, 1.0)
 
 
+#: Every epoch takes at least this many optimiser steps: the plateau schedule and early stopping count
+#: epochs, and with one step per epoch (a 500-star set at batch 512) they halved the rate and stopped after
+#: 4 s (validation rms 0.015 on the SME mock's 500 spectra).
+MIN_STEPS_PER_EPOCH = 8
+MIN_BATCH = 32
+
+
 def fit_emulator(
     spectra: Spectra,
     label_names: list[str] | tuple[str, ...] | None = None,
@@ -267,7 +274,8 @@ def fit_emulator(
 ) -> tuple[Emulator, EmulatorReport]:
     """Train an Emulator on a labelled synthetic set (flux (nstar, npix), labels named ``label_names``).
 
-    Adam on minibatches, the learning rate halved when the validation MSE stalls (ReduceLROnPlateau),
+    Adam on minibatches (``batch_size``, smaller for a small set so that an epoch has at least
+    ``MIN_STEPS_PER_EPOCH`` steps), the learning rate halved when the validation MSE stalls (ReduceLROnPlateau),
     early stopping after ``patience`` epochs without improvement or when the rate falls 1000×; the best
     validation state is kept. Stops at ``max_minutes`` wall time or ``max_epochs``, whichever first
     (only the epoch limit is reproducible bit for bit). Pixels with non-finite flux carry no weight.
@@ -303,6 +311,7 @@ def fit_emulator(
         val_idx = train_idx
     train_idx, val_idx = train_idx.to(dev), val_idx.to(dev)
     xv, yv, wv = x[val_idx], y[val_idx], w[val_idx]
+    batch_size = min(batch_size, max(MIN_BATCH, -(-train_idx.numel() // MIN_STEPS_PER_EPOCH)))
 
     opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(patience // 4, 2))
