@@ -1,7 +1,7 @@
 """SME synthesis speed on this CPU per worker count, and LineModel's speed-up over SME on the same lines.
 
     python benchmarks/bench_synth.py                 # ≈ 2 min on a 2-core CPU
-    python benchmarks/bench_synth.py --stars 16 --grid aspcap
+    python benchmarks/bench_synth.py --stars 32 --grid aspcap
 
 The lines are what the SME mock synthesises: the shipped linemake lists, without H I, cut to those
 ``LineModel`` keeps on the grid (depth ≥ 10⁻³ somewhere in the label box). The stars are giants from the
@@ -30,7 +30,7 @@ from gapviz.theory.sme import Job, SMESettings, lines_for_grid, sme_linelist, sy
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stars", type=int, default=8, help="stars per worker count")
+    ap.add_argument("--stars", type=int, default=16, help="stars per worker count")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to time")
     ap.add_argument("--grid", choices=("sample", "aspcap"), default="sample")
     args = ap.parse_args()
@@ -54,7 +54,7 @@ def main() -> None:
         t0 = time.perf_counter()
         synthesize_many([table], [wavelength], jobs, settings, workers=w, progress=False)
         rates[w] = args.stars / (time.perf_counter() - t0)
-        print(f"SME, {w} worker(s): {rates[w]:.2f} spectra/s ({1 / rates[w]:.2f} s per spectrum per run)")
+        print(f"SME, {w} worker(s): {rates[w]:.2f} spectra/s ({w / rates[w]:.2f} s per spectrum per worker)")
 
     x = torch.as_tensor(labels, dtype=torch.float32)
     lm = {}

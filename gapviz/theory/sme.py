@@ -287,8 +287,9 @@ def synthesize_many(tables, grids, jobs: list[Job], settings: SMESettings, worke
     from gapviz.progress import progress_bar
 
     out: list = [None] * len(jobs)
+    chunk = max(1, min(8, -(-len(jobs) // (4 * max(workers, 1)))))  # a few chunks per worker, so all work
     with progress_bar(total=len(jobs), enabled=progress, desc=desc, unit="spectrum") as bar:
-        for start, fluxes in iter_chunks(tables, grids, jobs, settings, workers=workers):
+        for start, fluxes in iter_chunks(tables, grids, jobs, settings, chunk=chunk, workers=workers):
             out[start:start + len(fluxes)] = fluxes
             bar.update(len(fluxes))
     return out
