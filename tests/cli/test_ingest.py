@@ -104,7 +104,7 @@ def test_signal_with_workers_leaves_nothing(tmp_path, signum):
         time.sleep(0.05)
     time.sleep(0.3)
     os.kill(proc.pid, signum)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, stdout, stderr, sorted(p.name for p in out_dir.iterdir()))
     assert stderr.endswith("gapviz: interrupted\n") and "Traceback" not in stderr
     assert list(out_dir.iterdir()) == []
