@@ -4,7 +4,7 @@ gapviz's packages form layers in the order the data flows; a module may import i
 before it, never one after it (imports inside functions count too):
 
     base (errors, files, labels, instrument, stats, progress, data) → io → theory → mock → adapt → store → discover
-    → evaluate → workflow → cli
+    → repair → evaluate → workflow → cli
 
 ``gapviz.testing`` (fakes for tests and benchmarks) may import the library, but no library module imports it.
 The apps (``apps/``) read the store and may re-synthesise with theory/io: they import base, io, theory and
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["base", "io", "theory", "mock", "adapt", "store", "discover", "evaluate", "workflow", "cli"]
+LAYERS = ["base", "io", "theory", "mock", "adapt", "store", "discover", "repair", "evaluate", "workflow", "cli"]
 BASE = {"gapviz", "gapviz.errors", "gapviz.files", "gapviz.labels", "gapviz.instrument", "gapviz.stats",
         "gapviz.data", "gapviz.progress", "gapviz.__main__"}
 APPS_MAY_IMPORT = {"base", "io", "theory", "store"}

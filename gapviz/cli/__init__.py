@@ -14,7 +14,8 @@ import sys
 from gapviz import __version__
 from gapviz.errors import GapvizError
 
-COMMANDS = ["info", "ingest", "mock", "synth", "train_emulator", "train", "apply", "find", "analyze", "score", "run", "explore"]
+COMMANDS = ["info", "ingest", "mock", "synth", "train_emulator", "train", "apply", "find", "analyze", "repair", "score", "run",
+            "explore"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -407,6 +407,12 @@ class LineModel(nn.Module):
             out = [self.forward(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
         return torch.cat(out).numpy() if out else np.zeros((0, self.wavelength.size), np.float32)
 
+    @property
+    def log_k(self) -> float:
+        """log10 of the observed-to-intrinsic width ratio that places the curve of growth's saturation
+        (``profiles.saturate``): the same for every line of this model."""
+        return float(self._log_k)
+
     def line_depths(self, labels: np.ndarray) -> np.ndarray:
         """(n, nline): central depth 1 − exp(−τ_peak) each kept line alone would make, at the instrument's R
         (calibrated: D (1 − exp(−τ_peak / D)), D the calibration's ``depth_max``)."""

@@ -1,0 +1,43 @@
+"""`gapviz repair STORE_DIR --out REPAIR_DIR`: a repaired line list from a store's candidates."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "repair",
+        help="turn a store's candidates into a repaired line list, and check how much of the gap it closes",
+        description=(
+            "Explain each candidate of STORE_DIR (after 'gapviz find') by a fit over the population: a line the "
+            "list lacks, a wrong log gf of a known line, or nothing. Write REPAIR_DIR/linelist.csv (the whole "
+            "repaired list), linelist.moog (air wavelengths), changes.csv (the evidence), overlay.json (the "
+            "changes keyed to the source list's SHA-256) and report.json; re-synthesise a sample of stars with "
+            "the original and the repaired list (--verify linemodel or sme)."
+        ),
+    )
+    p.add_argument("store", metavar="STORE_DIR", help="a store with candidates ('gapviz find')")
+    p.add_argument("--out", required=True, metavar="REPAIR_DIR", help="folder to write")
+    p.add_argument("--linelist", metavar="L", help="the theory's line list (default: the one the store records)")
+    p.add_argument("--reference-linelist", metavar="R", help="a fuller list whose lines may be added (default: "
+                   "the store's)")
+    p.add_argument("--full-linelist", metavar="F", help="on a mock: the complete list the stars were made with; "
+                   "the verification then reports the share of the gap closed")
+    p.add_argument("--calibration", choices=("none", "sme"), default=None,
+                   help="LineModel's calibration (default: the one the store's find used)")
+    p.add_argument("--verify", choices=("linemodel", "sme", "none"), default="linemodel",
+                   help="re-synthesise stars with LineModel, or with SME (needs gapviz[sme]), or skip")
+    p.add_argument("--verify-stars", type=int, default=None, metavar="N",
+                   help="stars re-synthesised (default 300 with linemodel, 24 with sme)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="processes for SME verification")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing REPAIR_DIR")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from gapviz.workflow.repair import repair
+
+    result = repair(args.store, args.out, linelist=args.linelist, reference_linelist=args.reference_linelist,
+                    full_linelist=args.full_linelist, calibration=args.calibration, verify=args.verify,
+                    verify_stars=args.verify_stars, workers=args.workers, overwrite=args.overwrite)
+    print(result.summary())
+    return 0

@@ -1,0 +1,444 @@
+"""Explain each candidate as a line-list change: a line the list lacks, a known line's wrong log gf, or nothing.
+
+``explain_candidates(store, linelist, reference=...)`` fits, for every candidate of a store written by
+``gapviz find``, three alternatives to the observed flux of a population of stars (each star at its fitted
+labels, all stars at once), in a window of ±``WINDOW_ELEMENTS`` resolution elements (FWHM = λ/R) around the
+candidate:
+
+* **none**: model = flux_theory (0 parameters);
+* **added** (2 parameters: log gf and a shift |Δλ| ≤ ``MAX_SHIFT_ELEMENTS`` λ/R): model = flux_theory ×
+  exp(−10^loggf t_s(labels) g(λ; λ0 + Δλ, σ)), with t_s the weak-line peak optical depth per unit gf of a
+  line of species s and lower-level energy χ at each star's labels (``LineModel.log_tau_linear`` of a
+  one-line table at log gf 0, with the store's calibration) and g the LineModel's unit-peak Gaussian
+  (instrument + Doppler σ). Hypotheses: the candidate's attributed species and χ at the candidate's
+  wavelength, and the ``N_REFERENCE`` strongest (at the population's median) reference-list lines within one
+  resolution element that the theory's list lacks (their species, χ and position). The best wins, an
+  attributed line counting one parameter more (``ATTRIBUTED_EXTRA``: its χ was chosen from a grid by the
+  finder on the same stars) than a reference line, whose species and χ are given: its BIC is χ² + 3 ln n.
+  Saturation of the added line is ignored (weak-to-moderate features): τ → flux only through the exp.
+* **recalibrated** (1 parameter Δ = log gf change, ``DELTA_RANGE``): for each of the ``N_KNOWN`` strongest
+  theory lines within one resolution element, model = flux_theory × exp(−(10^Δ − 1) τ_known(labels) g), with
+  τ_known the line's weak-line peak optical depth at its listed log gf. Both signs: an emission-like residual
+  at a known line is a line the theory makes too strong. The best χ² wins. Δ is bounded: a list's log gf is
+  rarely off by more than a dex upwards (a far stronger line is another line), and −2 dex is a line that
+  is not there.
+
+χ² = Σ ((flux_obs − model) / flux_err)² over usable pixels (``pixel_mask`` and finite, positive flux_err) of
+the stars with ``domain_flag == 0`` (at most ``max_stars``, evenly spread over the store: deterministic).
+Fits: a grid of shifts with the linearised amplitude for a start, then ``scipy.optimize.least_squares``
+(trust region, analytic Jacobian). log gf uncertainty: from the curvature of χ² (the Gauss-Newton
+Hessian JᵀJ, inverted), scaled by √max(1, χ²ν) so that a misfit the model cannot absorb widens it.
+
+Choice by the Bayesian information criterion BIC = χ² + k ln(n_points) (k = 0 none, 1 recalibrated,
+2 added (3 for an attributed-species line, see above); n_points = the usable pixels of the window): the smallest wins, ties to the simpler alternative.
+On real spectra every theory residual improves χ² by much more than ln n, so "none" mostly means that no
+line explains the feature at all (e.g. an emission feature far from any known line).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+from scipy.optimize import least_squares
+
+from gapviz.errors import GapvizError
+from gapviz.instrument import RESOLUTION, resolution_element
+from gapviz.io.linelist import MOLECULE_D0_EV, parse_species
+from gapviz.stats import usable
+from gapviz.store.aggregate import even_rows
+from gapviz.store.open import store_candidates
+from gapviz.theory.profiles import saturate
+
+#: Half-width of the fitted window, in resolution elements (FWHM = λ/R).
+WINDOW_ELEMENTS = 1.5
+#: Lines within this many resolution elements of a candidate are tried.
+MATCH_ELEMENTS = 1.0
+#: Largest shift of an added line from its hypothesised position, in resolution elements.
+MAX_SHIFT_ELEMENTS = 0.5
+#: Shifts of the starting grid of an added line.
+N_SHIFT = 11
+#: Reference-list lines (absent from the theory's list) tried per candidate, strongest first.
+N_REFERENCE = 3
+#: Theory lines tried for recalibration per candidate, strongest first.
+N_KNOWN = 4
+#: Bounds of a known line's log gf change (dex).
+DELTA_RANGE = (-2.0, 1.0)
+#: Extra parameters an attributed-species line costs over a reference line (its χ was fitted by the finder).
+ATTRIBUTED_EXTRA = 1
+#: Two lines of the same species this close (Å) are the same line.
+SAME_LINE_TOLERANCE = 0.01
+LN10 = math.log(10.0)
+CHOICES = ("none", "recalibrated", "added")
+N_PARAM = {"none": 0, "recalibrated": 1, "added": 2}
+COLUMNS = ("candidate", "wavelength", "choice", "line_wavelength", "species", "elow_ev", "loggf", "loggf_err",
+           "loggf_before", "line_index", "label", "n_stars", "chi2_none", "chi2_added", "chi2_recalibrated",
+           "bic_none", "bic_added", "bic_recalibrated")
+
+
+@dataclass(frozen=True)
+class Population:
+    """The stars the fits use: labels (S, L) and cubes (S, P); weight = 1/flux_err² (0 where unusable)."""
+
+    wavelength: np.ndarray
+    label_names: list[str]
+    labels: np.ndarray
+    obs: np.ndarray
+    theory: np.ndarray
+    weight: np.ndarray
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One alternative's best fit: χ², log gf (or Δ) and its error, shift (Å)."""
+
+    chi2: float
+    value: float = np.nan
+    error: float = np.nan
+    shift: float = 0.0
+
+
+# --- data -----------------------------------------------------------------------------------------------------
+
+def store_labels(store: xr.Dataset) -> list[str]:
+    """The store's fitted labels, in its ``label`` order."""
+    return [str(v) for v in store["label"].values] if "label" in store.variables else []
+
+
+def select_stars(store: xr.Dataset, max_stars: int) -> np.ndarray:
+    """Indices of at most ``max_stars`` in-domain stars (``domain_flag == 0``), evenly spread."""
+    n = store.sizes["star"]
+    ok = np.ones(n, dtype=bool)
+    if "domain_flag" in store.variables:
+        ok = np.asarray(store["domain_flag"].values) == 0
+    inside = np.flatnonzero(ok)
+    return inside[even_rows(inside.size, max_stars)]
+
+
+def load_population(store: xr.Dataset, max_stars: int) -> Population:
+    """Labels and cubes of the selected stars; stars with a non-finite label are left out."""
+    need = ["flux_obs", "flux_err", "flux_theory", "label"]
+    missing = [v for v in need if v not in store.variables]
+    if missing:
+        raise GapvizError(f"explain_candidates: the store lacks {missing}; it needs a store written by "
+                          "'gapviz apply' + 'gapviz find' (docs/ARCHITECTURE.md §6)")
+    names = store_labels(store)
+    rows = select_stars(store, max_stars)
+    part = store.isel(star=rows)
+    labels = np.column_stack([np.asarray(part[n].values, dtype=np.float64) for n in names])
+    keep = np.all(np.isfinite(labels), axis=1)
+    get = lambda v: np.asarray(part[v].values, dtype=np.float64)[keep]
+    obs, err, theory = get("flux_obs"), get("flux_err"), get("flux_theory")
+    ok = usable(err, obs, theory)
+    if "pixel_mask" in part.variables:
+        ok &= np.asarray(part["pixel_mask"].values)[keep] == 1
+    weight = np.where(ok, 1.0 / np.where(ok, err, 1.0) ** 2, 0.0)
+    return Population(np.asarray(store["wavelength"].values, dtype=np.float64), names, labels[keep],
+                      np.where(ok, obs, 0.0), np.where(ok, theory, 0.0), weight)
+
+
+def window(wavelength: np.ndarray, centre: float, resolution: float) -> slice:
+    """Pixels within ±WINDOW_ELEMENTS resolution elements of ``centre``."""
+    half = WINDOW_ELEMENTS * resolution_element(centre, resolution)
+    return slice(int(np.searchsorted(wavelength, centre - half)), int(np.searchsorted(wavelength, centre + half,
+                                                                                      side="right")))
+
+
+# --- line tables -----------------------------------------------------------------------------------------------
+
+def _species_row(species: str, tables: Sequence[pd.DataFrame | None]) -> dict:
+    """A contract row for ``species`` (its commonest isotopologue in the first table that has it)."""
+    for table in tables:
+        if table is None or "species" not in table:
+            continue
+        rows = table[table["species"].astype(str) == species]
+        if len(rows):
+            if "isotopes" in rows:
+                common = rows["isotopes"].fillna("").astype(str).value_counts().index[0]
+                rows = rows[rows["isotopes"].fillna("").astype(str) == common]
+            return rows.iloc[0].to_dict()
+    atoms, ion, molecule = parse_species(species)
+    return {"species": species, "elements": ",".join(atoms), "ion": ion, "is_molecule": molecule,
+            "d0_ev": MOLECULE_D0_EV.get(species, np.nan) if molecule else np.nan, "isotopes": ""}
+
+
+def _not_in(lines: pd.DataFrame, linelist: pd.DataFrame) -> np.ndarray:
+    """(len(lines),) bool: no line of ``linelist`` of the same species within SAME_LINE_TOLERANCE Å."""
+    wl = linelist["wavelength"].to_numpy(float)
+    sp = linelist["species"].astype(str).to_numpy()
+    out = np.ones(len(lines), dtype=bool)
+    for i, (w, s) in enumerate(zip(lines["wavelength"].to_numpy(float), lines["species"].astype(str))):
+        lo, hi = np.searchsorted(wl, [w - SAME_LINE_TOLERANCE, w + SAME_LINE_TOLERANCE])
+        out[i] = not np.any(sp[lo:hi] == s)
+    return out
+
+
+def added_hypotheses(candidates: pd.DataFrame, linelist: pd.DataFrame, reference: pd.DataFrame | None,
+                     resolution: float) -> pd.DataFrame:
+    """Hypothetical lines per candidate (column ``cand``): attributed species at the candidate, reference lines."""
+    rows = []
+    for i, c in candidates.iterrows():
+        species = str(c.get("attributed_species", "") or "")
+        chi = float(c.get("attributed_chi", np.nan))
+        if species and species.lower() != "none" and np.isfinite(chi):
+            rows.append(_species_row(species, (reference, linelist)) | {
+                "wavelength": float(c["wavelength"]), "elow_ev": chi, "loggf": 0.0, "cand": i,
+                "source": "attributed"})
+        if reference is None or not len(reference):
+            continue
+        fwhm = MATCH_ELEMENTS * resolution_element(float(c["wavelength"]), resolution)
+        near = reference[(reference["wavelength"] - c["wavelength"]).abs() <= fwhm]
+        near = near[_not_in(near, linelist)]
+        for _, line in near.iterrows():
+            rows.append(line.to_dict() | {"cand": i, "source": "reference"})
+    return pd.DataFrame(rows)
+
+
+def known_lines(candidates: pd.DataFrame, linelist: pd.DataFrame, resolution: float) -> pd.DataFrame:
+    """Theory lines within MATCH_ELEMENTS of each candidate (column ``cand``; ``line_index`` = row of the list)."""
+    table = linelist.reset_index(drop=True).assign(line_index=np.arange(len(linelist)))
+    parts = []
+    for i, c in candidates.iterrows():
+        fwhm = MATCH_ELEMENTS * resolution_element(float(c["wavelength"]), resolution)
+        near = table[(table["wavelength"] - c["wavelength"]).abs() <= fwhm]
+        parts.append(near.assign(cand=i))
+    return pd.concat(parts, ignore_index=True) if parts else table.iloc[:0].assign(cand=0)
+
+
+def weak_line_tau(lines: pd.DataFrame, pop: Population, resolution: float,
+                  calibration: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, float]:
+    """(kept lines, τ (S, H) weak-line peak optical depth at each star's labels and the line's log gf, σ (H,) Å,
+    log k of the LineModel's saturation).
+
+    Lines that fall off the grid are dropped (the returned table is the kept rows, in order).
+    """
+    from gapviz.theory.linemodel import LineModel
+
+    if lines.empty:
+        return lines, np.zeros((pop.labels.shape[0], 0)), np.zeros(0), 0.0
+    table = lines.reset_index(drop=True).assign(_row=np.arange(len(lines)))
+    model = LineModel(table, pop.wavelength, resolution=resolution, label_names=pop.label_names, min_depth=0.0,
+                      calibration=calibration)
+    with torch.no_grad():
+        log_tau = model.log_tau_linear(torch.as_tensor(pop.labels, dtype=torch.float32)).numpy()
+    kept = model.linelist
+    return (kept, np.power(10.0, log_tau.astype(np.float64)), np.asarray(model.line_sigma, dtype=np.float64),
+            model.log_k)
+
+
+def saturated(tau_linear: np.ndarray, log_k: float) -> np.ndarray:
+    """Observed optical depth of an isolated line whose weak-line optical depth is ``tau_linear`` (any shape):
+    the LineModel's curve of growth (``gapviz.theory.profiles.saturate``), per pixel."""
+    with torch.no_grad():
+        return saturate(torch.as_tensor(np.asarray(tau_linear, dtype=np.float64)), log_k).numpy()
+
+
+# --- fits -------------------------------------------------------------------------------------------------------
+
+def chi2(obs: np.ndarray, weight: np.ndarray, model: np.ndarray) -> float:
+    """Σ weight (obs − model)² (weight = 1/flux_err², 0 where unusable)."""
+    return float(np.sum(weight * (obs - model) ** 2))
+
+
+def _gauss(x: np.ndarray, centre: float, sigma: float) -> np.ndarray:
+    return np.exp(-0.5 * ((x - centre) / sigma) ** 2)
+
+
+def _error(jac: np.ndarray, chi2_value: float, n_points: int, k: int) -> np.ndarray:
+    """(k,) 1σ errors from the curvature (JᵀJ)⁻¹, scaled by √max(1, χ²ν)."""
+    try:
+        cov = np.linalg.inv(jac.T @ jac)
+    except np.linalg.LinAlgError:
+        return np.full(k, np.nan)
+    scale = max(1.0, chi2_value / max(n_points - k, 1))
+    return np.sqrt(np.clip(np.diag(cov), 0.0, None) * scale)
+
+
+def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k) -> Fit:
+    """Best log gf and shift of a line with per-star weak-line τ per unit gf ``tau_unit`` (S,) at ``centre`` ±
+    max_shift; model = theory × exp(−saturated(gf τ_unit g)). obs, weight, theory: (S, P) on pixels x (P,).
+    Fit.value = log gf, Fit.shift = Δλ (Å). Start: a grid of shifts with the linearised weak-line amplitude.
+    """
+    sw = np.sqrt(weight)
+    resid = obs - theory
+    base = chi2(obs, weight, theory)
+    shifts = np.linspace(-max_shift, max_shift, N_SHIFT)
+    g = _gauss(x[None, :], centre + shifts[:, None], sigma)  # (J, P)
+    unit = theory[None] * tau_unit[None, :, None] * g[:, None, :]  # (J, S, P): −d model / d(gf), weak line
+    num = np.einsum("sp,jsp->j", weight * -resid, unit)
+    den = np.einsum("sp,jsp->j", weight, unit**2)
+    amp = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    gain = np.where(amp > 0, num**2 / np.where(den > 0, den, 1.0), 0.0)
+    best = int(np.argmax(gain))
+    if gain[best] <= 0:
+        return Fit(base)
+    start = np.array([math.log10(amp[best]), shifts[best]])
+
+    def residual(p):
+        tau = 10.0 ** p[0] * tau_unit[:, None] * _gauss(x[None, :], centre + p[1], sigma)
+        return (sw * (obs - theory * np.exp(-saturated(tau, log_k)))).ravel()
+
+    lo, hi = np.array([start[0] - 3.0, -max_shift]), np.array([start[0] + 5.0, max_shift])
+    res = least_squares(residual, np.clip(start, lo + 1e-9, hi - 1e-9), bounds=(lo, hi),
+                        x_scale=np.array([0.1, sigma]), diff_step=1e-4, method="trf")
+    value = float(np.sum(res.fun**2))
+    err = _error(res.jac, value, int(np.count_nonzero(weight)), 2)
+    return Fit(value, float(res.x[0]), float(err[0]), float(res.x[1]))
+
+
+def fit_recalibrated(obs, weight, theory, x, tau_known, line_wavelength, sigma, log_k) -> Fit:
+    """Best log gf change Δ of a known line with per-star weak-line τ ``tau_known`` (S,) at ``line_wavelength``:
+    model = theory × exp(−(saturated(10^Δ τ g) − saturated(τ g))). Start: the linearised weak-line change."""
+    sw = np.sqrt(weight)
+    resid = obs - theory
+    shape = tau_known[:, None] * _gauss(x, line_wavelength, sigma)[None, :]  # (S, P)
+    unit = theory * shape
+    den = float(np.sum(weight * unit**2))
+    if den <= 0:
+        return Fit(chi2(obs, weight, theory))
+    amp = float(np.sum(weight * -resid * unit)) / den  # 10^Δ − 1, linearised
+    lo, hi = DELTA_RANGE
+    start = float(np.clip(math.log10(max(1.0 + amp, 10.0**lo)), lo + 1e-6, hi - 1e-6))
+    now = saturated(shape, log_k)
+
+    def residual(p):
+        return (sw * (obs - theory * np.exp(-(saturated(10.0 ** p[0] * shape, log_k) - now)))).ravel()
+
+    res = least_squares(residual, [start], bounds=([lo], [hi]), x_scale=[0.1], diff_step=1e-4, method="trf")
+    value = float(np.sum(res.fun**2))
+    err = _error(res.jac, value, int(np.count_nonzero(weight)), 1)
+    return Fit(value, float(res.x[0]), float(err[0]))
+
+
+def bic(chi2_value: float, k: int, n_points: int) -> float:
+    """χ² + k ln(n_points) (NaN χ² stays NaN)."""
+    return chi2_value + k * math.log(max(n_points, 1))
+
+
+# --- the table ----------------------------------------------------------------------------------------------------
+
+def _strongest(tau: np.ndarray, cand: np.ndarray, i: int, n: int) -> np.ndarray:
+    """Indices of the ``n`` hypotheses of candidate ``i`` with the largest median τ over the stars."""
+    idx = np.flatnonzero(cand == i)
+    if idx.size == 0:
+        return idx
+    strength = np.median(tau[:, idx], axis=0) if tau.shape[0] else np.zeros(idx.size)
+    return idx[np.argsort(-strength, kind="stable")[:n]]
+
+
+def _empty_row(c: pd.Series, rank: int) -> dict:
+    return {"candidate": rank, "wavelength": float(c["wavelength"]), "choice": "none", "line_wavelength": np.nan,
+            "species": "", "elow_ev": np.nan, "loggf": np.nan, "loggf_err": np.nan, "loggf_before": np.nan,
+            "line_index": -1, "label": str(c.get("attributed_label", "") or ""), "n_stars": 0,
+            "chi2_none": np.nan, "chi2_added": np.nan, "chi2_recalibrated": np.nan,
+            "bic_none": np.nan, "bic_added": np.nan, "bic_recalibrated": np.nan}
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Lines to try, each for one candidate: table (rows; ``cand``), τ (S, H) at each line's log gf, σ (H,) Å."""
+
+    table: pd.DataFrame
+    tau: np.ndarray
+    sigma: np.ndarray
+    log_k: float
+
+    @classmethod
+    def build(cls, lines: pd.DataFrame, pop: Population, resolution: float, calibration: str | None) -> Lines:
+        return cls(*weak_line_tau(lines, pop, resolution, calibration))
+
+    def column(self, name: str, dtype) -> np.ndarray:
+        return self.table[name].to_numpy(dtype) if len(self.table) else np.zeros(0, dtype)
+
+
+Best = tuple[Fit, dict, float]  # a fit, the row fields it fills, its BIC
+
+
+def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: float, n_points: int) -> Best | None:
+    """The added line of least BIC for candidate ``i``: its attributed line and the strongest reference lines."""
+    cand, attributed = hyp.column("cand", int), hyp.column("source", str) == "attributed"
+    tried = list(np.flatnonzero((cand == i) & attributed))
+    tried += list(_strongest(hyp.tau[stars], np.where(attributed, -1, cand), i, N_REFERENCE))
+    best = None
+    for h in tried:
+        line = hyp.table.iloc[h]
+        unit = hyp.tau[stars, h] / 10.0 ** float(line["loggf"])  # τ per unit gf (attributed lines: log gf 0)
+        fit = fit_added(*data, unit, float(line["wavelength"]), float(hyp.sigma[h]), max_shift, hyp.log_k)
+        score = bic(fit.chi2, N_PARAM["added"] + (0 if attributed[h] else ATTRIBUTED_EXTRA), n_points)
+        if np.isfinite(fit.value) and (best is None or score < best[2]):
+            best = (fit, {"line_wavelength": float(line["wavelength"]) + fit.shift, "species": str(line["species"]),
+                          "elow_ev": float(line["elow_ev"]), "loggf": fit.value, "loggf_err": fit.error,
+                          "loggf_before": np.nan, "line_index": -1}, score)
+    return best
+
+
+def _best_recalibrated(known: Lines, i: int, stars: np.ndarray, data: tuple, n_points: int) -> Best | None:
+    """The recalibrated known line of least χ² among the ``N_KNOWN`` strongest near candidate ``i``."""
+    best = None
+    for k in _strongest(known.tau[stars], known.column("cand", int), i, N_KNOWN):
+        line = known.table.iloc[k]
+        fit = fit_recalibrated(*data, known.tau[stars, k], float(line["wavelength"]), float(known.sigma[k]),
+                               known.log_k)
+        if np.isfinite(fit.value) and (best is None or fit.chi2 < best[0].chi2):
+            best = (fit, {"line_wavelength": float(line["wavelength"]), "species": str(line["species"]),
+                          "elow_ev": float(line["elow_ev"]), "loggf": float(line["loggf"]) + fit.value,
+                          "loggf_err": fit.error, "loggf_before": float(line["loggf"]),
+                          "line_index": int(line["line_index"])}, bic(fit.chi2, N_PARAM["recalibrated"], n_points))
+    return best
+
+
+def _explain_one(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines, resolution: float) -> dict:
+    """The table row of candidate ``i`` (row ``c`` of the candidate table)."""
+    row = _empty_row(c, int(c["rank"]) if "rank" in c else i + 1)
+    sl = window(pop.wavelength, float(c["wavelength"]), resolution)
+    stars = np.any(pop.weight[:, sl] > 0, axis=1)
+    obs, weight, theory = pop.obs[stars, sl], pop.weight[stars, sl], pop.theory[stars, sl]
+    n_points = int(np.count_nonzero(weight))
+    if n_points == 0:
+        return row
+    data = (obs, weight, theory, pop.wavelength[sl])
+    none = chi2(obs, weight, theory)
+    max_shift = MAX_SHIFT_ELEMENTS * resolution_element(float(c["wavelength"]), resolution)
+    fits: dict[str, Best | None] = {"none": (Fit(none), {}, none),
+                                    "recalibrated": _best_recalibrated(known, i, stars, data, n_points),
+                                    "added": _best_added(hyp, i, stars, data, max_shift, n_points)}
+    row["n_stars"] = int(np.count_nonzero(stars))
+    for name, fit in fits.items():
+        if fit is not None:
+            row[f"chi2_{name}"], row[f"bic_{name}"] = fit[0].chi2, fit[2]
+    choice = min((n for n in CHOICES if fits[n] is not None), key=lambda n: fits[n][2])  # ties: the simpler
+    row["choice"] = choice
+    row.update(fits[choice][1])
+    return row
+
+
+def explain_candidates(store: xr.Dataset, linelist: pd.DataFrame, *, reference: pd.DataFrame | None = None,
+                       calibration: str | None = None, resolution: float | None = None, max_stars: int = 400,
+                       seed: int = 0) -> pd.DataFrame:
+    """One row per candidate (rank order): the chosen explanation and every alternative's χ² and BIC.
+
+    calibration: the LineModel calibration (None or "sme"; default the store's ``line_model_calibration``
+    attr); resolution: default the store's ``resolution`` attr (else APOGEE's). ``seed`` is accepted for
+    interface stability; the star selection and the fits are deterministic. Columns: ``COLUMNS``.
+    """
+    del seed  # deterministic: evenly spread stars, grid starts
+    if resolution is None:
+        resolution = float(store.attrs.get("resolution", RESOLUTION))
+    if calibration is None:
+        cal = str(store.attrs.get("line_model_calibration", "none"))
+        calibration = None if cal in ("", "none") else cal
+    candidates = store_candidates(store)
+    if candidates.empty:
+        return pd.DataFrame(columns=list(COLUMNS))
+    if "rank" in candidates:
+        candidates = candidates.sort_values("rank", kind="stable").reset_index(drop=True)
+    pop = load_population(store, max_stars)
+    hyp = Lines.build(added_hypotheses(candidates, linelist, reference, resolution), pop, resolution, calibration)
+    known = Lines.build(known_lines(candidates, linelist, resolution), pop, resolution, calibration)
+    rows = [_explain_one(c, i, pop, hyp, known, resolution) for i, c in candidates.iterrows()]
+    return pd.DataFrame(rows, columns=list(COLUMNS))

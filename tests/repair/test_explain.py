@@ -1,0 +1,127 @@
+"""gapviz.repair.explain: added line, recalibrated log gf, or nothing, on a tiny LineModel population."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from gapviz.io.linelist import read_linelist
+from gapviz.repair.explain import COLUMNS, bic, explain_candidates, select_stars
+from gapviz.theory.linemodel import LineModel
+
+NAMES = ["teff", "logg", "fe_h"]
+R = 22500.0
+NOISE = 0.004
+#: the theory's list: Fe I lines (λ vacuum Å, log gf, χ eV); the one at 15214.0 is 0.3 dex too strong in it
+KNOWN = [(15203.0, -1.2, 4.5), (15209.5, -1.6, 5.0), (15214.0, -1.0, 4.8), (15221.0, -1.4, 5.2),
+         (15227.5, -1.1, 4.6)]
+TOO_STRONG = 2  # row of KNOWN whose observed log gf is 0.3 dex lower
+INJECTED = (15206.2, -1.3, 5.0)  # the line the list lacks (Fe I)
+NOISE_AT = 15224.3
+
+
+def _linelist(tmp_path, name: str, lines) -> pd.DataFrame:
+    path = tmp_path / f"{name}.csv"
+    pd.DataFrame([{"wavelength": w, "species": "Fe I", "loggf": g, "elow_ev": e, "medium": "vacuum"}
+                  for w, g, e in lines]).to_csv(path, index=False)
+    return read_linelist(path)
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("explain")
+    wl = np.arange(15195.0, 15235.0, 0.21)
+    rng = np.random.default_rng(3)
+    n = 120
+    teff = rng.uniform(3900.0, 5300.0, n)
+    labels = np.column_stack([teff, 1.0 + (teff - 3800.0) / 900.0 + rng.normal(0, 0.2, n),
+                              rng.uniform(-0.7, 0.3, n)])
+    theory_list = _linelist(tmp, "theory", [(w, g + (0.3 if i == TOO_STRONG else 0.0), e)
+                                            for i, (w, g, e) in enumerate(KNOWN)])
+    true_list = _linelist(tmp, "true", KNOWN + [INJECTED])
+    model = lambda table: LineModel(table, wl, resolution=R, label_names=NAMES, min_depth=0.0)
+    theory = model(theory_list).spectra(labels).astype(np.float64)
+    obs = model(true_list).spectra(labels).astype(np.float64) + rng.normal(0, NOISE, (n, wl.size))
+    err = np.full_like(obs, NOISE)
+    err[:, 5] = np.nan  # an unusable pixel
+    domain = np.zeros(n, np.int8)
+    domain[:10] = 1
+    cands = pd.DataFrame({
+        "candidate_rank": [1, 2, 3],
+        "candidate_wavelength": [INJECTED[0] + 0.05, KNOWN[TOO_STRONG][0] - 0.03, NOISE_AT],
+        "candidate_depth": [0.05, -0.02, 0.01],
+        "candidate_kind": ["absorption", "emission", "absorption"],
+        "candidate_in_linelist": np.array([0, 1, 0], np.int8),
+        "candidate_attributed_label": ["fe_h", "fe_h", "fe_h"],
+        "candidate_attributed_species": ["Fe I", "Fe I", "Fe I"],
+        "candidate_attributed_chi": [5.0, 5.0, 5.0],
+    })
+    store = xr.Dataset(
+        {"flux_obs": (("star", "wavelength"), obs), "flux_err": (("star", "wavelength"), err),
+         "flux_theory": (("star", "wavelength"), theory),
+         "pixel_mask": (("star", "wavelength"), np.ones(obs.shape, np.int8)),
+         "domain_flag": ("star", domain)} | {k: ("candidate", v.to_numpy()) for k, v in cands.items()},
+        coords={"wavelength": wl, "label": NAMES} | {k: ("star", labels[:, j]) for j, k in enumerate(NAMES)},
+        attrs={"resolution": R, "line_model_calibration": "none"},
+    )
+    table = explain_candidates(store, theory_list, reference=true_list, max_stars=100)
+    return store, theory_list, table
+
+
+def test_table_shape(case):
+    _, _, table = case
+    assert list(table.columns) == list(COLUMNS)
+    assert table["candidate"].tolist() == [1, 2, 3]
+    assert (table["n_stars"] > 90).all()  # 100 of the 110 in-domain stars, all with usable pixels
+    assert table["bic_none"].notna().all()
+    # not tried: no known line within λ/R of the first and third
+    assert table["chi2_recalibrated"].isna().tolist() == [True, False, True]
+
+
+def test_missing_line_is_added(case):
+    _, _, table = case
+    row = table.iloc[0]
+    assert row["choice"] == "added"
+    assert row["species"] == "Fe I" and row["line_index"] == -1 and np.isnan(row["loggf_before"])
+    assert abs(row["line_wavelength"] - INJECTED[0]) < 0.1
+    assert abs(row["loggf"] - INJECTED[1]) < max(0.1, 2 * row["loggf_err"])
+    assert row["bic_added"] < row["bic_none"]
+
+
+def test_too_strong_line_is_recalibrated(case):
+    _, theory_list, table = case
+    row = table.iloc[1]
+    assert row["choice"] == "recalibrated"
+    assert row["line_index"] == TOO_STRONG
+    assert row["loggf_before"] == pytest.approx(theory_list["loggf"].iloc[TOO_STRONG])
+    assert row["loggf"] - row["loggf_before"] == pytest.approx(-0.3, abs=0.06)
+    assert row["line_wavelength"] == pytest.approx(KNOWN[TOO_STRONG][0])
+    assert not row["chi2_added"] < row["chi2_recalibrated"]  # an added line cannot make a line weaker
+
+
+def test_noise_is_none(case):
+    _, _, table = case
+    row = table.iloc[2]
+    assert row["choice"] == "none"
+    assert row["line_index"] == -1 and np.isnan(row["loggf"])
+    assert row["bic_none"] <= row["bic_added"]
+
+
+def test_select_stars_skips_out_of_domain():
+    store = xr.Dataset({"domain_flag": ("star", np.array([1, 0, 0, 2, 0, 0], np.int8))})
+    assert select_stars(store, 10).tolist() == [1, 2, 4, 5]
+    assert select_stars(store, 2).tolist() == [1, 5]
+
+
+def test_bic_counts_parameters():
+    assert bic(100.0, 0, 1000) == 100.0
+    assert bic(100.0, 2, 1000) == pytest.approx(100.0 + 2 * np.log(1000))
+
+
+def test_no_candidates_gives_empty_table(case):
+    store, theory_list, _ = case
+    empty = store.isel(candidate=slice(0, 0))
+    table = explain_candidates(empty, theory_list)
+    assert table.empty and list(table.columns) == list(COLUMNS)

@@ -1,0 +1,63 @@
+"""`gapviz repair`: a store's candidates become a repaired line list with its evidence; bad input is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gapviz.cli import main
+from gapviz.io.linelist import read_linelist
+from gapviz.testing.toy import toy_line_depths, write_toy_case
+from gapviz.workflow.analyze import analyze
+from gapviz.workflow.apply import apply
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    case = write_toy_case(tmp_path_factory.mktemp("toy"), n_star=200, seed=4)
+    d = case.directory
+    analyze(None, d / "observed.h5", d / "linelist.csv", d / "store", reference_linelist=d / "reference_linelist.csv",
+            adaptation=case.model, line_depths=toy_line_depths, chunk_size=64, progress=False)
+    return d, case
+
+
+def test_repair_writes_the_list_its_evidence_and_the_verification(toy, tmp_path, capsys):
+    d, case = toy
+    out = tmp_path / "repair"
+    assert main(["repair", str(d / "store"), "--out", str(out), "--full-linelist", str(d / "reference_linelist.csv"),
+                 "--verify-stars", "50"]) == 0
+    printed = capsys.readouterr().out
+    assert "lines added" in printed and "share of the gap closed" in printed
+    for name in ("linelist.csv", "linelist.moog", "changes.csv", "overlay.json", "report.json"):
+        assert (out / name).is_file()
+    original, repaired = read_linelist(d / "linelist.csv"), read_linelist(out / "linelist.csv")
+    moog = read_linelist(out / "linelist.moog")
+    assert len(moog) == len(repaired) >= len(original)
+    report = json.loads((out / "report.json").read_text())
+    assert report["verification"]["method"] == "linemodel" and report["verification"]["n_stars"] == 50
+    med = report["verification"]["chi2nu_median"]
+    assert med["repaired"] < med["original"]  # the repaired list fits the stars better where it changed
+    # every removed line of the toy case that the finder found is now in the list
+    added = repaired.loc[~repaired["wavelength"].round(3).isin(original["wavelength"].round(3))]
+    for w in case.removed["wavelength"]:
+        assert (abs(added["wavelength"] - w) < 0.2).any(), w
+
+
+def test_repair_refuses_what_it_cannot_do(toy, tmp_path, capsys):
+    d, case = toy
+    applied = apply(None, d / "observed.h5", tmp_path / "no_find", adaptation=case.model, chunk_size=64,
+                    progress=False)
+    assert main(["repair", str(applied.store_path.parent), "--out", str(tmp_path / "r1")]) == 2
+    assert "no candidates; run 'gapviz find" in capsys.readouterr().err
+    other = tmp_path / "other.csv"
+    other.write_text("wavelength,species,loggf,elow_ev,medium\n15000.0,Fe I,-1.0,5.0,vacuum\n")
+    assert main(["repair", str(d / "store"), "--out", str(tmp_path / "r2"), "--linelist", str(other)]) == 2
+    assert "does not match the store's" in capsys.readouterr().err
+    existing = tmp_path / "r3"
+    existing.mkdir()
+    (existing / "mine.txt").write_text("keep me")
+    assert main(["repair", str(d / "store"), "--out", str(existing), "--verify", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and err.count("\n") == 1
+    assert (existing / "mine.txt").read_text() == "keep me" and len(list(existing.iterdir())) == 1
