@@ -33,7 +33,6 @@ class Dist:
 
 def init_distributed(device: str = "auto") -> Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
     dev = resolve_device(device)
     if world <= 1:
         return Dist(0, 1, dev)
