@@ -86,6 +86,14 @@ def test_interrupt_in_process_leaves_nothing(tmp_path, inputs, monkeypatch, caps
     assert list(out_dir.iterdir()) == []
 
 
+def _as_from_a_terminal() -> None:
+    """A shell that starts pytest in the background (`pytest &`, `nohup`) leaves SIGINT ignored; children inherit
+    that, and Python then never turns Ctrl-C into KeyboardInterrupt (seen: the child read all 1500 files and
+    exited 0). Give the child what a terminal gives it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_with_workers_leaves_nothing(tmp_path, signum):
     """A real Ctrl-C (or a batch system's SIGTERM) to the gapviz process while two workers read: exit 130, no
@@ -97,7 +105,8 @@ def test_signal_with_workers_leaves_nothing(tmp_path, signum):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "gapviz", "ingest", str(folder), "--out", str(out_dir / "o.h5"),
-                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_terminal)
     deadline = time.monotonic() + 60
     while not any(p.name.endswith(".tmp") for p in out_dir.iterdir()):  # the temporary output exists: rows flow
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
