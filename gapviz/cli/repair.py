@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
                    help="re-synthesise stars with LineModel, or with SME (needs gapviz[sme]), or skip")
     p.add_argument("--verify-stars", type=int, default=None, metavar="N",
                    help="stars re-synthesised (default 300 with linemodel, 24 with sme)")
+    p.add_argument("--refit-stars", type=int, default=200, metavar="N",
+                   help="stars whose labels are refitted through the plain and the repaired theory (needs the "
+                        "store's theory.pt; 0: skip)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes for SME verification")
     p.add_argument("--overwrite", action="store_true", help="replace an existing REPAIR_DIR")
     p.set_defaults(func=_run)
@@ -38,6 +41,6 @@ def _run(args) -> int:
 
     result = repair(args.store, args.out, linelist=args.linelist, reference_linelist=args.reference_linelist,
                     full_linelist=args.full_linelist, calibration=args.calibration, verify=args.verify,
-                    verify_stars=args.verify_stars, workers=args.workers, overwrite=args.overwrite)
+                    verify_stars=args.verify_stars, refit_stars=args.refit_stars, workers=args.workers, overwrite=args.overwrite)
     print(result.summary())
     return 0

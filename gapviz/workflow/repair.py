@@ -6,7 +6,9 @@ their fitted labels), explains each candidate by a fit over the population
 nothing), writes the repaired list and its evidence (``gapviz.repair.outputs``) and checks how much of the gap
 the repaired list closes by re-synthesising a sample of stars with the original and the repaired list
 (``gapviz.repair.verify``; ``verify="sme"`` with SME). With ``full`` (on a mock: the complete list the stars
-were made with) the floor is synthesised too and the share of the gap closed reported.
+were made with) the floor is synthesised too and the share of the gap closed reported. When the store has
+its ``theory.pt``, ``refit_stars`` stars are refitted through the plain and the repaired theory
+(``gapviz.repair.refit``) and the labels' median shifts reported: the loop's first step.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from gapviz.io.linelist import read_linelist
 from gapviz.store.aggregate import even_rows
 from gapviz.store.open import open_store
 from gapviz.store.paths import existing_store_file
-from gapviz.workflow.find import CALIBRATIONS, recorded_path
+from gapviz.workflow.find import CALIBRATIONS, load_theory, recorded_path
 
 VERIFY_METHODS = ("linemodel", "sme", "none")
+#: Stars refitted through the plain and the repaired theory (label shifts in the report).
+REFIT_STARS = 200
 #: Stars re-synthesised for the verification (SME costs ~1 s per star per list on 2 cores' worth of windows).
 VERIFY_STARS = {"linemodel": 300, "sme": 24}
 
@@ -52,6 +56,11 @@ class RepairResult:
             text.append(f"median χ²ν near the changes ({v['method']}, {v['n_stars']} stars): {med}")
         if "gap_closed" in v:
             text.append(f"share of the gap closed (original → full list): {v['gap_closed']:.2f}")
+        labels = self.report.get("labels")
+        if labels:
+            shifts = ", ".join(f"{n} {x:+.3g}" for n, x in labels["median_shift"].items())
+            text.append(f"labels refitted through the repaired theory ({labels['n_stars']} stars), median shift: "
+                        f"{shifts}")
         return "\n".join(text)
 
 
@@ -68,7 +77,8 @@ def _labels_and_sample(ds, method: str, n_verify: int | None):
 def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | os.PathLike | None = None,
            reference_linelist: str | os.PathLike | None = None, full_linelist: str | os.PathLike | None = None,
            calibration: str | None = None, verify: str = "linemodel", verify_stars: int | None = None,
-           workers: int = 1, overwrite: bool = False, progress: bool = True) -> RepairResult:
+           refit_stars: int = REFIT_STARS, workers: int = 1, overwrite: bool = False,
+           progress: bool = True) -> RepairResult:
     """Explain, write and verify (see the module docstring)."""
     from gapviz.repair.explain import explain_candidates
     from gapviz.repair.outputs import repaired_linelist, write_repair
@@ -111,9 +121,27 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
             report["verification"] = verify_lists(lists, wavelength, flux, err, labels, names, changed,
                                                   resolution=resolution, method=verify, calibration=cal,
                                                   workers=workers, progress=progress)
+        theory = load_theory(path) if refit_stars > 0 else None
+        if theory is not None:
+            report["labels"] = _refit(ds, theory, lines, repaired, cal, refit_stars)
     report["seconds"] = time.perf_counter() - t0
     paths = write_repair(out, lines, explanations, source_path=lines_path, report=report, overwrite=overwrite)
     return RepairResult(out, paths, explanations, report)
+
+
+def _refit(ds, theory, lines, repaired, calibration, n_stars: int) -> dict:
+    """Labels of ``n_stars`` in-domain stars through the plain and the repaired theory: medians and shifts."""
+    from gapviz.repair.refit import refit_labels, repaired_theory
+
+    wavelength = np.asarray(ds["wavelength"].values, dtype=np.float64)
+    names, flux, err, _ = _labels_and_sample(ds, "refit", n_stars)
+    rt = repaired_theory(theory, lines, repaired, wavelength, float(ds.attrs.get("resolution", RESOLUTION)),
+                         calibration)
+    fit = refit_labels(theory, rt, flux, err)
+    shift = np.median(fit["after"] - fit["before"], axis=0)
+    return {"n_stars": int(flux.shape[0]), "names": theory.label_names,
+            "median_shift": {n: float(x) for n, x in zip(theory.label_names, shift)},
+            "before": fit["before"].round(5).tolist(), "after": fit["after"].round(5).tolist()}
 
 
 def check_matches_store(lines: pd.DataFrame, ds, source) -> None:

@@ -1,0 +1,76 @@
+"""Labels refitted through the repaired theory: does the repair take the missing lines' label bias away?
+
+The store's theory is an emulator (a black box trained on the synthetic grid). The repaired theory is that
+emulator times the changes' own opacity, from ``LineModel`` (with the store's calibration):
+
+    flux(labels) = emulator(labels) × LM[added lines](labels) × LM[recalibrated, new log gf](labels)
+                                                             / LM[recalibrated, old log gf](labels)
+
+so an added line deepens with its element's abundance and temperature as a line does, and a recalibrated
+line changes by its own strength ratio. ``refit_labels`` fits each sampled star's labels through the plain
+and through the repaired theory (``TheoryFit.fit_labels``, the finder's fitter) and returns both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+
+class RepairedTheory(nn.Module):
+    """The emulator times the changed lines' LineModel transmission (see the module docstring)."""
+
+    def __init__(self, emulator, added: nn.Module | None, new: nn.Module | None, old: nn.Module | None):
+        super().__init__()
+        self.emulator, self.added, self.new, self.old = emulator, added, new, old
+        self.label_names = list(emulator.label_names)
+        self.n_pix = emulator.n_pix
+        self.label_min, self.label_max = emulator.label_min, emulator.label_max
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        flux = self.emulator(labels)
+        if self.added is not None:
+            flux = flux * self.added(labels.to(torch.float32)).to(flux.dtype)
+        if self.new is not None:
+            ratio = self.new(labels.to(torch.float32)) / self.old(labels.to(torch.float32)).clamp_min(1e-6)
+            flux = flux * ratio.to(flux.dtype)
+        return flux
+
+
+def _line_model(lines: pd.DataFrame, wavelength, names, resolution, calibration):
+    from gapviz.theory.linemodel import LineModel
+
+    if lines.empty:
+        return None
+    model = LineModel(lines.reset_index(drop=True), wavelength, resolution=resolution, label_names=list(names),
+                      min_depth=0.0, calibration=calibration)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def repaired_theory(theory_fit, linelist: pd.DataFrame, repaired: pd.DataFrame, wavelength: np.ndarray,
+                    resolution: float, calibration: str | None) -> RepairedTheory:
+    """The repaired theory for ``theory_fit``'s emulator from the original and the repaired list
+    (``gapviz.repair.outputs.repaired_linelist``: column ``change``)."""
+    names = theory_fit.label_names
+    change = repaired["change"].astype(str)
+    added = repaired.loc[change == "added"]
+    recal = repaired.loc[change == "recalibrated"]
+    before = recal.assign(loggf=recal["loggf_before"].to_numpy(np.float64))
+    return RepairedTheory(theory_fit.emulator, _line_model(added, wavelength, names, resolution, calibration),
+                          _line_model(recal, wavelength, names, resolution, calibration),
+                          _line_model(before, wavelength, names, resolution, calibration))
+
+
+def refit_labels(theory_fit, repaired: RepairedTheory, flux: np.ndarray, flux_err: np.ndarray) -> dict:
+    """{"before": (n, L), "after": (n, L)} labels of each star fitted through the plain and the repaired theory
+    (same stars, same pixels, same fitter and starts)."""
+    from gapviz.adapt.theory_fit import TheoryFit
+
+    before = theory_fit.fit_labels(flux, flux_err, method="lm").labels
+    fit = TheoryFit(repaired, theory_fit.sigma_floor, theory_fit.sigma_max)
+    after = fit.fit_labels(flux, flux_err, method="lm").labels
+    return {"before": np.asarray(before, dtype=np.float64), "after": np.asarray(after, dtype=np.float64)}
