@@ -25,7 +25,7 @@ from gapviz.labels import DEFAULT_LABELS
 from gapviz.mock.population import observed_population
 from gapviz.mock.sme_physics import draw_inside_grid
 from gapviz.theory.linemodel import LineModel
-from gapviz.theory.sme import Job, SMESettings, lines_for_grid, sme_linelist, synthesize_many
+from gapviz.theory.sme import Job, SMESettings, lines_for_grid, sme_linelist, star_labels, synthesize_many
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
     table = lines_for_grid(table, wavelength, settings.line_margin)
     rng = np.random.default_rng(0)
     labels = draw_inside_grid(lambda k: observed_population(k, names, rng), args.stars, names)
-    jobs = [Job(0, 0, dict(zip(names, map(float, row)))) for row in labels]
+    jobs = [Job(0, 0, row) for row in star_labels(labels, names)]
     print(f"grid {args.grid}: {wavelength.size} px; {len(table)} lines; {args.stars} giants; "
           f"{os.cpu_count()} CPUs")
 

@@ -237,6 +237,7 @@ class GapLines:
     removed: np.ndarray  # left out of the theory
     delta_loggf: np.ndarray  # log gf error given to the theory (0 for most lines)
     blend: np.ndarray  # (nremoved,) deepest kept line within λ/R_obs over the line's depth, where it is deepest
+    deepest_star: np.ndarray  # (nline,) index of the observed star where each line is deepest
 
     def theory_lines(self) -> pd.DataFrame:
         """The theory's line list: the reference without the removed lines, log gf perturbed."""
@@ -262,7 +263,7 @@ def choose_gap_lines(complete, obs_labels: np.ndarray, cfg: MockConfig, rng_remo
     targets = np.flatnonzero(removed)
     at_star = complete.line_depths(obs_labels[deepest_star[targets]]) if targets.size else np.zeros((0, len(reference)))
     blend = missing.blend_ratio(reference["wavelength"].to_numpy(), np.asarray(at_star), ~removed, targets, r_obs)
-    return GapLines(reference, depth_max, depth_ref, strong, eligible, removed, delta, blend)
+    return GapLines(reference, depth_max, depth_ref, strong, eligible, removed, delta, blend, deepest_star)
 
 
 def run_mock(cfg: MockConfig, model_factory=None, linelist: pd.DataFrame | None = None) -> MockResult:
@@ -293,7 +294,7 @@ def run_mock(cfg: MockConfig, model_factory=None, linelist: pd.DataFrame | None 
 
         syn_labels = draw_inside_grid(lambda k: latin_hypercube(k, names, rng_grid), cfg.n_synthetic, names)
         obs_labels = draw_inside_grid(lambda k: observed_population(k, names, rng_pop), cfg.n_observed, names)
-        return _run_sme(cfg, gap, wavelength, syn_labels, obs_labels, r_obs, rng_obs, rng_damp, complete)
+        return _run_sme(cfg, gap, wavelength, syn_labels, obs_labels, r_obs, rng_obs, rng_damp)
     observer = complete
     if r_obs != cfg.resolution:  # the observed LSF: the same lines seen at another resolution
         observer = factory(gap.reference, wavelength, resolution=r_obs, label_names=names)
@@ -313,10 +314,11 @@ def run_mock(cfg: MockConfig, model_factory=None, linelist: pd.DataFrame | None 
     return MockResult(out, len(gap.reference), int(gap.strong.sum()), truth.removed, truth.perturbed, chi2)
 
 
-def _run_sme(cfg: MockConfig, gap: GapLines, wavelength, syn_labels, obs_labels, r_obs, rng_obs, rng_damp,
-             complete) -> MockResult:
+def _run_sme(cfg: MockConfig, gap: GapLines, wavelength, syn_labels, obs_labels, r_obs, rng_obs,
+             rng_damp) -> MockResult:
     """The SME half of ``run_mock`` (``gapviz.mock.sme_physics``): same gap, spectra and truth depths from SME."""
     from gapviz.mock import sme_physics as P
+    from gapviz.theory.sme import star_labels
 
     names, iso = tuple(cfg.label_names), P.C12_C13
     run = dict(c12_c13=iso, workers=cfg.workers, progress=cfg.progress)
@@ -336,9 +338,8 @@ def _run_sme(cfg: MockConfig, gap: GapLines, wavelength, syn_labels, obs_labels,
 
     # The truth's depths of the removed lines, measured in SME (leave one out) where LineModel chose them.
     targets = np.flatnonzero(gap.removed)
-    _, deepest = max_line_depths(complete, obs_labels)
     ref_star = {n: REFERENCE_STAR.get(n, 0.0) for n in names}
-    stars = [ref_star] * targets.size + [dict(zip(names, map(float, obs_labels[deepest[t]]))) for t in targets]
+    stars = [ref_star] * targets.size + star_labels(obs_labels[gap.deepest_star[targets]], names)
     depths = P.leave_one_out_depths(observed_lines, np.concatenate([targets, targets]), stars, r_obs, **run)
     gap.depth_ref = gap.depth_ref.copy()
     gap.depth_max = gap.depth_max.copy()

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gapviz.theory.calibration import C12_C13_GIANT
-from gapviz.theory.sme import Job, SMESettings, lines_for_grid, sme_linelist, synthesize_many
+from gapviz.theory.sme import Job, SMESettings, sme_linelist, spectra, synthesize_many
 
 #: 12C/13C of theory and stars: a first-dredge-up giant, as LineModel's SME calibration assumes.
 C12_C13 = C12_C13_GIANT
@@ -40,11 +40,8 @@ LOO_HALF_WIDTH = 1.5
 def sme_spectra(lines: pd.DataFrame, wavelength: np.ndarray, labels: np.ndarray, names, resolution: float,
                 c12_c13: float, workers: int, progress: bool, desc: str) -> np.ndarray:
     """(nstar, npix) SME flux of ``lines`` at each row of ``labels`` (columns ``names``)."""
-    settings = SMESettings(resolution=resolution, c12_c13=c12_c13)
-    table, _ = sme_linelist(lines, c12_c13)
-    table = lines_for_grid(table, wavelength, settings.line_margin)
-    jobs = [Job(0, 0, dict(zip(names, map(float, row)))) for row in labels]
-    return np.stack(synthesize_many([table], [wavelength], jobs, settings, workers, progress, desc))
+    return spectra(lines, wavelength, labels, names, SMESettings(resolution=resolution, c12_c13=c12_c13), workers,
+                   progress, desc)
 
 
 def choose_damped(lines: pd.DataFrame, depth_max: np.ndarray, fraction: float, rng: np.random.Generator,

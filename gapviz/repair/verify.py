@@ -44,13 +44,10 @@ def _linemodel_spectra(lines: pd.DataFrame, wavelength, labels: np.ndarray, name
 
 
 def _sme_spectra(lines: pd.DataFrame, wavelength, labels: np.ndarray, names, resolution, workers, progress):
-    from gapviz.theory.sme import Job, SMESettings, lines_for_grid, sme_linelist, synthesize_many
+    from gapviz.theory.sme import SMESettings, spectra
 
-    settings = SMESettings(resolution=resolution)
-    table, _ = sme_linelist(lines, settings.c12_c13)
-    table = lines_for_grid(table, wavelength, settings.line_margin)
-    jobs = [Job(0, 0, dict(zip(names, map(float, row)))) for row in labels]
-    return np.stack(synthesize_many([table], [wavelength], jobs, settings, workers, progress, "verify (SME)"))
+    return spectra(lines, wavelength, labels, names, SMESettings(resolution=resolution), workers, progress,
+                   "verify (SME)")
 
 
 def verify(lists: dict[str, pd.DataFrame], wavelength: np.ndarray, flux: np.ndarray, flux_err: np.ndarray,

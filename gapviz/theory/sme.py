@@ -281,6 +281,21 @@ def iter_chunks(tables: list[pd.DataFrame], grids: list[np.ndarray], jobs: list[
             raise
 
 
+def star_labels(labels: np.ndarray, names) -> list[dict]:
+    """One ``{name: value}`` per row of ``labels`` (nstar, nlabel), columns in ``names`` order."""
+    return [dict(zip(names, map(float, row))) for row in np.atleast_2d(labels)]
+
+
+def spectra(lines: pd.DataFrame, wavelength: np.ndarray, labels: np.ndarray, names, settings: SMESettings,
+            workers: int = 1, progress: bool = True, desc: str = "SME") -> np.ndarray:
+    """(nstar, npix) SME flux of the line-list table ``lines`` at each row of ``labels`` (columns ``names``):
+    ``sme_linelist`` (isotopes folded at ``settings.c12_c13``), ``lines_for_grid``, ``synthesize_many``."""
+    table, _ = sme_linelist(lines, settings.c12_c13)
+    table = lines_for_grid(table, wavelength, settings.line_margin)
+    jobs = [Job(0, 0, row) for row in star_labels(labels, names)]
+    return np.stack(synthesize_many([table], [wavelength], jobs, settings, workers, progress, desc))
+
+
 def synthesize_many(tables, grids, jobs: list[Job], settings: SMESettings, workers: int = 1,
                     progress: bool = True, desc: str = "SME") -> list[np.ndarray]:
     """The flux of every job, in job order (see ``iter_chunks``), with a progress bar."""
