@@ -1,10 +1,11 @@
-"""Safe file writing: nothing the user wrote is overwritten or lost half-way."""
+"""Safe file writing (nothing the user wrote is overwritten or lost half-way), and reading TOML settings."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,3 +41,14 @@ def atomic_write_text(path: str | os.PathLike, text: str, overwrite: bool = True
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text(text)
+
+
+def read_toml(path: str | os.PathLike, what: str) -> dict:
+    """The parsed TOML file ``path``; GapvizError "no such {what}" or "not valid TOML: ..." naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise GapvizError(f"{path}: no such {what}")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise GapvizError(f"{path}: not valid TOML: {exc}") from None

@@ -8,12 +8,12 @@ Field meanings are documented in train/README.md and as comments in train/sample
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 from gapviz.errors import GapvizError
+from gapviz.files import read_toml
 
 
 @dataclass
@@ -193,14 +193,7 @@ def load_config(path: str | Path | None) -> TrainConfig:
     """Read a TOML recipe (None → all defaults)."""
     if path is None:
         return TrainConfig()
-    path = Path(path)
-    if not path.is_file():
-        raise GapvizError(f"{path}: no such config file")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise GapvizError(f"{path}: not valid TOML: {exc}") from None
-    return config_from_dict(raw, str(path))
+    return config_from_dict(read_toml(path, "config file"), str(path))
 
 
 def config_to_dict(cfg: TrainConfig) -> dict:

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
 from gapviz.errors import GapvizError
+from gapviz.files import read_toml
 from gapviz.io.label_table import check_labels, read_label_rows
 from gapviz.labels import DEFAULT_LABELS
 
@@ -41,7 +41,7 @@ def read_stars(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], np.ndarr
     """(labels {name: (nstar,)}, star_id (nstar,)) from a CSV/HDF5 file of rows or a TOML spec."""
     path = Path(path)
     if path.suffix.lower() == ".toml":
-        labels = labels_from_spec(_read_toml(path), str(path))
+        labels = labels_from_spec(read_toml(path, "labels file"), str(path))
         star_id = None
     else:
         labels, star_id = read_label_rows(path)
@@ -49,15 +49,6 @@ def read_stars(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], np.ndarr
     if star_id is None:
         star_id = np.array([f"synth-{i:06d}" for i in range(n)])
     return labels, star_id
-
-
-def _read_toml(path: Path) -> dict:
-    if not path.is_file():
-        raise GapvizError(f"{path}: no such labels file")
-    try:
-        return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise GapvizError(f"{path}: not valid TOML: {exc}") from None
 
 
 def labels_from_spec(spec: dict, source: str = "<spec>") -> dict[str, np.ndarray]:
