@@ -47,6 +47,7 @@ import torch
 import xarray as xr
 from scipy.optimize import least_squares
 
+from gapviz.discover.find import store_label_names
 from gapviz.errors import GapvizError
 from gapviz.instrument import RESOLUTION, resolution_element
 from gapviz.io.linelist import MOLECULE_D0_EV, parse_species
@@ -105,11 +106,6 @@ class Fit:
 
 # --- data -----------------------------------------------------------------------------------------------------
 
-def store_labels(store: xr.Dataset) -> list[str]:
-    """The store's fitted labels, in its ``label`` order."""
-    return [str(v) for v in store["label"].values] if "label" in store.variables else []
-
-
 def select_stars(store: xr.Dataset, max_stars: int) -> np.ndarray:
     """Indices of at most ``max_stars`` in-domain stars (``domain_flag == 0``), evenly spread."""
     n = store.sizes["star"]
@@ -127,7 +123,7 @@ def load_population(store: xr.Dataset, max_stars: int) -> Population:
     if missing:
         raise GapvizError(f"explain_candidates: the store lacks {missing}; it needs a store written by "
                           "'gapviz apply' + 'gapviz find' (docs/ARCHITECTURE.md §6)")
-    names = store_labels(store)
+    names = store_label_names(store)
     rows = select_stars(store, max_stars)
     part = store.isel(star=rows)
     labels = np.column_stack([np.asarray(part[n].values, dtype=np.float64) for n in names])

@@ -48,6 +48,7 @@ from gapviz.io.linelist import (
     vacuum_to_air,
     write_moog,
 )
+from gapviz.repair.explain import CHOICES
 
 LINELIST_FILE = "linelist.csv"
 MOOG_FILE = "linelist.moog"
@@ -58,7 +59,6 @@ REPORT_FILE = "report.json"
 REPAIR_FILES = {"linelist": LINELIST_FILE, "moog": MOOG_FILE, "changes": CHANGES_FILE, "overlay": OVERLAY_FILE,
                 "report": REPORT_FILE}
 
-CHOICES = ("added", "recalibrated", "none")
 CHANGE_COLUMNS = ["change", "loggf_before", "loggf_err", "candidate"]
 EXPLANATION_COLUMNS = ["candidate", "wavelength", "choice", "line_wavelength", "species", "elow_ev", "loggf",
                        "loggf_err", "loggf_before", "line_index"]
