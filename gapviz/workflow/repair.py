@@ -25,7 +25,6 @@ from gapviz.discover.find import store_label_names
 from gapviz.errors import GapvizError
 from gapviz.instrument import RESOLUTION
 from gapviz.io.linelist import read_linelist
-from gapviz.store.aggregate import even_rows
 from gapviz.store.open import open_store
 from gapviz.store.paths import existing_store_file
 from gapviz.workflow.find import CALIBRATIONS, load_theory, recorded_path
@@ -65,10 +64,10 @@ class RepairResult:
 
 
 def _labels_and_sample(ds, method: str, n_verify: int | None):
+    from gapviz.repair.explain import select_stars
+
     names = store_label_names(ds)
-    ok = np.flatnonzero(np.asarray(ds["domain_flag"].values) == 0) if "domain_flag" in ds else np.arange(ds.sizes["star"])
-    n = n_verify if n_verify is not None else VERIFY_STARS.get(method, 0)
-    rows = ok[even_rows(ok.size, n)] if ok.size else ok
+    rows = select_stars(ds, n_verify if n_verify is not None else VERIFY_STARS.get(method, 0))
     part = ds[["flux_obs", "flux_err"] + names].isel(star=rows)
     labels = np.stack([np.asarray(part[k].values, dtype=np.float64) for k in names], axis=1)
     return names, np.asarray(part["flux_obs"].values, np.float64), np.asarray(part["flux_err"].values, np.float64), labels
