@@ -70,7 +70,9 @@ def _labels_and_sample(ds, method: str, n_verify: int | None):
     rows = select_stars(ds, n_verify if n_verify is not None else VERIFY_STARS.get(method, 0))
     part = ds[["flux_obs", "flux_err"] + names].isel(star=rows)
     labels = np.stack([np.asarray(part[k].values, dtype=np.float64) for k in names], axis=1)
-    return names, np.asarray(part["flux_obs"].values, np.float64), np.asarray(part["flux_err"].values, np.float64), labels
+    star_id = (np.asarray(ds["star_id"].values).astype(str)[rows] if "star_id" in ds else rows.astype(str))
+    return (names, np.asarray(part["flux_obs"].values, np.float64), np.asarray(part["flux_err"].values, np.float64),
+            labels, star_id.tolist())
 
 
 def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | os.PathLike | None = None,
@@ -111,7 +113,7 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
         report = {"store": str(path), "linelist": str(lines_path), "reference_linelist": str(ref_path),
                   "calibration": calibration, "resolution": resolution}
         if verify != "none":
-            names, flux, err, labels = _labels_and_sample(ds, verify, verify_stars)
+            names, flux, err, labels, _ = _labels_and_sample(ds, verify, verify_stars)
             lists = {"original": lines, "repaired": repaired}
             if full_linelist:
                 lists["full"] = read_linelist(full_linelist)
@@ -133,12 +135,12 @@ def _refit(ds, theory, lines, repaired, calibration, n_stars: int) -> dict:
     from gapviz.repair.refit import refit_labels, repaired_theory
 
     wavelength = np.asarray(ds["wavelength"].values, dtype=np.float64)
-    names, flux, err, _ = _labels_and_sample(ds, "refit", n_stars)
+    names, flux, err, _, star_id = _labels_and_sample(ds, "refit", n_stars)
     rt = repaired_theory(theory, lines, repaired, wavelength, float(ds.attrs.get("resolution", RESOLUTION)),
                          calibration)
     fit = refit_labels(theory, rt, flux, err)
     shift = np.median(fit["after"] - fit["before"], axis=0)
-    return {"n_stars": int(flux.shape[0]), "names": theory.label_names,
+    return {"n_stars": int(flux.shape[0]), "names": theory.label_names, "star_id": star_id,
             "median_shift": {n: float(x) for n, x in zip(theory.label_names, shift)},
             "before": fit["before"].round(5).tolist(), "after": fit["after"].round(5).tolist()}
 
