@@ -11,7 +11,8 @@ def add_parser(sub) -> None:
             "Explain each candidate of STORE_DIR (after 'gapviz find') by a fit over the population: a line the "
             "list lacks, a wrong log gf of a known line, or nothing. Write REPAIR_DIR/linelist.csv (the whole "
             "repaired list), linelist.moog (air wavelengths), changes.csv (the evidence), overlay.json (the "
-            "changes keyed to the source list's SHA-256) and report.json; re-synthesise a sample of stars with "
+            "changes keyed to the source list's SHA-256), line_offsets.csv (every known line's log gf checked "
+            "against the others) and report.json; re-synthesise a sample of stars with "
             "the original and the repaired list (--verify linemodel or sme)."
         ),
     )
@@ -28,9 +29,14 @@ def add_parser(sub) -> None:
                    help="re-synthesise stars with LineModel, or with SME (needs gapviz[sme]), or skip")
     p.add_argument("--verify-stars", type=int, default=None, metavar="N",
                    help="stars re-synthesised (default 300 with linemodel, 24 with sme)")
-    p.add_argument("--refit-stars", type=int, default=200, metavar="N",
-                   help="stars whose labels are refitted through the plain and the repaired theory (needs the "
-                        "store's theory.pt; 0: skip)")
+    p.add_argument("--stars", type=int, default=400, metavar="N",
+                   help="stars the explanations fit and whose labels the loop refits: at most N in-domain stars, "
+                        "evenly spread")
+    p.add_argument("--iterate", type=int, default=1, metavar="K",
+                   help="passes of explain → refit labels through the repaired theory, stopping earlier when the "
+                        "list stops changing (needs the store's theory.pt)")
+    p.add_argument("--c12-c13", type=float, default=None, metavar="X",
+                   help="the stars' 12C/13C for --verify sme (default: solar, 89)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes for SME verification")
     p.add_argument("--overwrite", action="store_true", help="replace an existing REPAIR_DIR")
     p.set_defaults(func=_run)
@@ -41,6 +47,7 @@ def _run(args) -> int:
 
     result = repair(args.store, args.out, linelist=args.linelist, reference_linelist=args.reference_linelist,
                     full_linelist=args.full_linelist, calibration=args.calibration, verify=args.verify,
-                    verify_stars=args.verify_stars, refit_stars=args.refit_stars, workers=args.workers, overwrite=args.overwrite)
+                    verify_stars=args.verify_stars, stars=args.stars, iterate=args.iterate, c12_c13=args.c12_c13,
+                    workers=args.workers, overwrite=args.overwrite)
     print(result.summary())
     return 0

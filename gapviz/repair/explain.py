@@ -39,24 +39,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 import xarray as xr
 
-from gapviz.discover.find import store_label_names
-from gapviz.errors import GapvizError
 from gapviz.instrument import RESOLUTION, resolution_element
 from gapviz.io.linelist import MOLECULE_D0_EV, parse_species
-from gapviz.repair.fits import Fit, bic, chi2, fit_added, fit_recalibrated
-from gapviz.stats import usable
-from gapviz.store.aggregate import even_rows
+from gapviz.repair.fits import Fit, bic, chi2, fit_added, fit_recalibrated, saturated
+from gapviz.repair.population import (
+    Lines,
+    Population,
+    load_population,
+    window,
+)
+from gapviz.repair.recalibrate import Null, empirical_null, line_offsets, significant
 from gapviz.store.open import store_candidates
 
-#: Half-width of the fitted window, in resolution elements (FWHM = λ/R).
-WINDOW_ELEMENTS = 1.5
 #: Lines within this many resolution elements of a candidate are tried.
 MATCH_ELEMENTS = 1.0
 #: Largest shift of an added line from its hypothesised position, in resolution elements.
@@ -75,59 +74,6 @@ N_PARAM = {"none": 0, "recalibrated": 1, "added": 2}
 COLUMNS = ("candidate", "wavelength", "choice", "line_wavelength", "species", "elow_ev", "loggf", "loggf_err",
            "loggf_before", "line_index", "label", "n_stars", "chi2_none", "chi2_added", "chi2_recalibrated",
            "bic_none", "bic_added", "bic_recalibrated")
-
-
-@dataclass(frozen=True)
-class Population:
-    """The stars the fits use: labels (S, L) and cubes (S, P); weight = 1/flux_err² (0 where unusable)."""
-
-    wavelength: np.ndarray
-    label_names: list[str]
-    labels: np.ndarray
-    obs: np.ndarray
-    theory: np.ndarray
-    weight: np.ndarray
-
-
-# --- data -----------------------------------------------------------------------------------------------------
-
-def select_stars(store: xr.Dataset, max_stars: int) -> np.ndarray:
-    """Indices of at most ``max_stars`` in-domain stars (``domain_flag == 0``), evenly spread."""
-    n = store.sizes["star"]
-    ok = np.ones(n, dtype=bool)
-    if "domain_flag" in store.variables:
-        ok = np.asarray(store["domain_flag"].values) == 0
-    inside = np.flatnonzero(ok)
-    return inside[even_rows(inside.size, max_stars)]
-
-
-def load_population(store: xr.Dataset, max_stars: int) -> Population:
-    """Labels and cubes of the selected stars; stars with a non-finite label are left out."""
-    need = ["flux_obs", "flux_err", "flux_theory", "label"]
-    missing = [v for v in need if v not in store.variables]
-    if missing:
-        raise GapvizError(f"explain_candidates: the store lacks {missing}; it needs a store written by "
-                          "'gapviz apply' + 'gapviz find' (docs/ARCHITECTURE.md §6)")
-    names = store_label_names(store)
-    rows = select_stars(store, max_stars)
-    part = store.isel(star=rows)
-    labels = np.column_stack([np.asarray(part[n].values, dtype=np.float64) for n in names])
-    keep = np.all(np.isfinite(labels), axis=1)
-    get = lambda v: np.asarray(part[v].values, dtype=np.float64)[keep]
-    obs, err, theory = get("flux_obs"), get("flux_err"), get("flux_theory")
-    ok = usable(err, obs, theory)
-    if "pixel_mask" in part.variables:
-        ok &= np.asarray(part["pixel_mask"].values)[keep] == 1
-    weight = np.where(ok, 1.0 / np.where(ok, err, 1.0) ** 2, 0.0)
-    return Population(np.asarray(store["wavelength"].values, dtype=np.float64), names, labels[keep],
-                      np.where(ok, obs, 0.0), np.where(ok, theory, 0.0), weight)
-
-
-def window(wavelength: np.ndarray, centre: float, resolution: float) -> slice:
-    """Pixels within ±WINDOW_ELEMENTS resolution elements of ``centre``."""
-    half = WINDOW_ELEMENTS * resolution_element(centre, resolution)
-    return slice(int(np.searchsorted(wavelength, centre - half)), int(np.searchsorted(wavelength, centre + half,
-                                                                                      side="right")))
 
 
 # --- line tables -----------------------------------------------------------------------------------------------
@@ -191,27 +137,6 @@ def known_lines(candidates: pd.DataFrame, linelist: pd.DataFrame, resolution: fl
     return pd.concat(parts, ignore_index=True) if parts else table.iloc[:0].assign(cand=0)
 
 
-def weak_line_tau(lines: pd.DataFrame, pop: Population, resolution: float,
-                  calibration: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, float]:
-    """(kept lines, τ (S, H) weak-line peak optical depth at each star's labels and the line's log gf, σ (H,) Å,
-    log k of the LineModel's saturation).
-
-    Lines that fall off the grid are dropped (the returned table is the kept rows, in order).
-    """
-    from gapviz.theory.linemodel import LineModel
-
-    if lines.empty:
-        return lines, np.zeros((pop.labels.shape[0], 0)), np.zeros(0), 0.0
-    table = lines.reset_index(drop=True).assign(_row=np.arange(len(lines)))
-    model = LineModel(table, pop.wavelength, resolution=resolution, label_names=pop.label_names, min_depth=0.0,
-                      calibration=calibration)
-    with torch.no_grad():
-        log_tau = model.log_tau_linear(torch.as_tensor(pop.labels, dtype=torch.float32)).numpy()
-    kept = model.linelist
-    return (kept, np.power(10.0, log_tau.astype(np.float64)), np.asarray(model.line_sigma, dtype=np.float64),
-            model.log_k)
-
-
 # --- the table ----------------------------------------------------------------------------------------------------
 
 def _strongest(tau: np.ndarray, cand: np.ndarray, i: int, n: int) -> np.ndarray:
@@ -231,28 +156,14 @@ def _empty_row(c: pd.Series, rank: int) -> dict:
             "bic_none": np.nan, "bic_added": np.nan, "bic_recalibrated": np.nan}
 
 
-@dataclass(frozen=True)
-class Lines:
-    """Lines to try, each for one candidate: table (rows; ``cand``), τ (S, H) at each line's log gf, σ (H,) Å."""
-
-    table: pd.DataFrame
-    tau: np.ndarray
-    sigma: np.ndarray
-    log_k: float
-
-    @classmethod
-    def build(cls, lines: pd.DataFrame, pop: Population, resolution: float, calibration: str | None) -> Lines:
-        return cls(*weak_line_tau(lines, pop, resolution, calibration))
-
-    def column(self, name: str, dtype) -> np.ndarray:
-        return self.table[name].to_numpy(dtype) if len(self.table) else np.zeros(0, dtype)
-
-
 Best = tuple[Fit, dict, float]  # a fit, the row fields it fills, its BIC
 
 
-def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: float, n_points: int) -> Best | None:
-    """The added line of least BIC for candidate ``i``: its attributed line and the strongest reference lines."""
+def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: float, n_points: int,
+                null: Null, detrend: bool) -> Best | None:
+    """The added line of least BIC for candidate ``i``: its attributed line and the strongest reference lines.
+    Its log gf is put on the known lines' footing: the fit minus the null's trend at its species, χ and depth;
+    its error √(σ_null² + σ_stat²)."""
     cand, attributed = hyp.column("cand", int), hyp.column("source", str) == "attributed"
     tried = list(np.flatnonzero((cand == i) & attributed))
     tried += list(_strongest(hyp.tau[stars], np.where(attributed, -1, cand), i, N_REFERENCE))
@@ -263,28 +174,40 @@ def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: f
         fit = fit_added(*data, unit, float(line["wavelength"]), float(hyp.sigma[h]), max_shift, hyp.log_k)
         score = bic(fit.chi2, N_PARAM["added"] + (0 if attributed[h] else ATTRIBUTED_EXTRA), n_points)
         if np.isfinite(fit.value) and (best is None or score < best[2]):
+            depth = 1.0 - np.exp(-saturated(np.median(unit) * 10.0**fit.value, hyp.log_k))
+            trend = float(null.trend_at([line["species"]], [line["elow_ev"]], [depth])[0]) if detrend else 0.0
             best = (fit, {"line_wavelength": float(line["wavelength"]) + fit.shift, "species": str(line["species"]),
-                          "elow_ev": float(line["elow_ev"]), "loggf": fit.value, "loggf_err": fit.error,
-                          "loggf_before": np.nan, "line_index": -1}, score)
+                          "elow_ev": float(line["elow_ev"]), "loggf": fit.value - trend,
+                          "loggf_err": math.hypot(float(null.sigma_at([line["species"]])[0]), fit.error), "loggf_before": np.nan,
+                          "line_index": -1}, score)
     return best
 
 
-def _best_recalibrated(known: Lines, i: int, stars: np.ndarray, data: tuple, n_points: int) -> Best | None:
-    """The recalibrated known line of least χ² among the ``N_KNOWN`` strongest near candidate ``i``."""
+def _best_recalibrated(known: Lines, i: int, stars: np.ndarray, data: tuple, n_points: int,
+                       offsets: pd.DataFrame, detrend: bool) -> Best | None:
+    """The recalibrated known line of least χ² among the ``N_KNOWN`` strongest near candidate ``i`` whose log gf
+    the line pass found wrong (``recalibrate``: |z| > Z_CHANGE against the other lines). The change written is
+    the line pass's residual (beyond the trend of lines like it), its error √(σ_null² + σ_stat²)."""
+    wrong = offsets.loc[significant(offsets)].set_index("line_index") if len(offsets) else offsets
     best = None
     for k in _strongest(known.tau[stars], known.column("cand", int), i, N_KNOWN):
         line = known.table.iloc[k]
+        index = int(line["line_index"])
+        if index not in wrong.index:
+            continue
         fit = fit_recalibrated(*data, known.tau[stars, k], float(line["wavelength"]), float(known.sigma[k]),
                                known.log_k)
         if np.isfinite(fit.value) and (best is None or fit.chi2 < best[0].chi2):
             best = (fit, {"line_wavelength": float(line["wavelength"]), "species": str(line["species"]),
-                          "elow_ev": float(line["elow_ev"]), "loggf": float(line["loggf"]) + fit.value,
-                          "loggf_err": fit.error, "loggf_before": float(line["loggf"]),
-                          "line_index": int(line["line_index"])}, bic(fit.chi2, N_PARAM["recalibrated"], n_points))
+                          "elow_ev": float(line["elow_ev"]),
+                          "loggf": float(line["loggf"]) + float(wrong.at[index, "residual" if detrend else "delta"]),
+                          "loggf_err": float(wrong.at[index, "sigma"]), "loggf_before": float(line["loggf"]),
+                          "line_index": index}, bic(fit.chi2, N_PARAM["recalibrated"], n_points))
     return best
 
 
-def _explain_one(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines, resolution: float) -> dict:
+def _explain_one(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines, resolution: float,
+                 offsets: pd.DataFrame, null: Null, detrend: bool) -> dict:
     """The table row of candidate ``i`` (row ``c`` of the candidate table)."""
     row = _empty_row(c, int(c["rank"]) if "rank" in c else i + 1)
     sl = window(pop.wavelength, float(c["wavelength"]), resolution)
@@ -297,8 +220,9 @@ def _explain_one(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines
     none = chi2(obs, weight, theory)
     max_shift = MAX_SHIFT_ELEMENTS * resolution_element(float(c["wavelength"]), resolution)
     fits: dict[str, Best | None] = {"none": (Fit(none), {}, none),
-                                    "recalibrated": _best_recalibrated(known, i, stars, data, n_points),
-                                    "added": _best_added(hyp, i, stars, data, max_shift, n_points)}
+                                    "recalibrated": _best_recalibrated(known, i, stars, data, n_points, offsets,
+                                                                       detrend),
+                                    "added": _best_added(hyp, i, stars, data, max_shift, n_points, null, detrend)}
     row["n_stars"] = int(np.count_nonzero(stars))
     for name, fit in fits.items():
         if fit is not None:
@@ -309,10 +233,45 @@ def _explain_one(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines
     return row
 
 
+def _line_pass_row(line: pd.Series, n_points: int, detrend: bool) -> dict:
+    """A table row (candidate 0) for a known line the line pass found wrong that no candidate claims."""
+    fit = bic(float(line["chi2"]), N_PARAM["recalibrated"], n_points)
+    return {"candidate": 0, "wavelength": float(line["wavelength"]), "choice": "recalibrated",
+            "line_wavelength": float(line["wavelength"]), "species": str(line["species"]),
+            "elow_ev": float(line["elow_ev"]), "loggf": float(line["loggf"]) + float(line["residual" if detrend
+                                                                                         else "delta"]),
+            "loggf_err": float(line["sigma"]), "loggf_before": float(line["loggf"]),
+            "line_index": int(line["line_index"]), "label": "", "n_stars": int(line["n_stars"]),
+            "chi2_none": float(line["chi2_none"]), "chi2_added": np.nan, "chi2_recalibrated": float(line["chi2"]),
+            "bic_none": float(line["chi2_none"]), "bic_added": np.nan, "bic_recalibrated": fit}
+
+
+def explain_population(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFrame, *,
+                       reference: pd.DataFrame | None, calibration: str | None, resolution: float,
+                       detrend: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, Null]:
+    """(table, line offsets, null) for ``candidates`` (rank order) over ``pop``: see ``explain_candidates``.
+    ``detrend=False``: log gf as fitted at these labels (the χ² optimum), without the null's trend taken off."""
+    cand_wl = candidates["wavelength"].to_numpy(np.float64) if len(candidates) else np.zeros(0)
+    offsets, null = empirical_null(line_offsets(pop, linelist, resolution, calibration, cand_wl, MATCH_ELEMENTS))
+    rows = []
+    if len(candidates):
+        hyp = Lines.build(added_hypotheses(candidates, linelist, reference, resolution), pop, resolution,
+                          calibration)
+        known = Lines.build(known_lines(candidates, linelist, resolution), pop, resolution, calibration)
+        rows = [_explain_one(c, i, pop, hyp, known, resolution, offsets, null, detrend)
+                for i, c in candidates.iterrows()]
+    if len(offsets):
+        lone = offsets[significant(offsets) & ~offsets["near_candidate"].to_numpy(bool)]
+        rows += [_line_pass_row(line, int(line["n_points"]), detrend) for _, line in lone.iterrows()]
+    return pd.DataFrame(rows, columns=list(COLUMNS)), offsets, null
+
+
 def explain_candidates(store: xr.Dataset, linelist: pd.DataFrame, *, reference: pd.DataFrame | None = None,
                        calibration: str | None = None, resolution: float | None = None, max_stars: int = 400,
                        seed: int = 0) -> pd.DataFrame:
-    """One row per candidate (rank order): the chosen explanation and every alternative's χ² and BIC.
+    """One row per candidate (rank order): the chosen explanation and every alternative's χ² and BIC; then one
+    row (``candidate`` 0) per known line whose log gf the line pass (``recalibrate``) found wrong far from every
+    candidate. The line offsets and the null are in ``table.attrs["line_offsets"]`` and ``["null"]``.
 
     calibration: the LineModel calibration (None or "sme"; default the store's ``line_model_calibration``
     attr); resolution: default the store's ``resolution`` attr (else APOGEE's). ``seed`` is accepted for
@@ -330,7 +289,8 @@ def explain_candidates(store: xr.Dataset, linelist: pd.DataFrame, *, reference: 
     if "rank" in candidates:
         candidates = candidates.sort_values("rank", kind="stable").reset_index(drop=True)
     pop = load_population(store, max_stars)
-    hyp = Lines.build(added_hypotheses(candidates, linelist, reference, resolution), pop, resolution, calibration)
-    known = Lines.build(known_lines(candidates, linelist, resolution), pop, resolution, calibration)
-    rows = [_explain_one(c, i, pop, hyp, known, resolution) for i, c in candidates.iterrows()]
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    table, offsets, null = explain_population(pop, candidates, linelist, reference=reference,
+                                              calibration=calibration, resolution=resolution)
+    table.attrs["null"] = {"sigma_null": null.sigma, "sigma_null_by_group": null.group_sigma, "n_lines": null.n_lines,
+                           "n_tested": int(len(offsets)), "n_wrong": int(significant(offsets).sum())}
+    return table

@@ -20,6 +20,8 @@ named in the notes (``repaired_linelist(...).attrs["notes"]``, ``report.json``'s
   negative is a better fit; the BICs);
 * ``overlay.json``: the changes as corrections to the source line-list file, keyed to the SHA-256 of its
   bytes (``apply_overlay`` re-applies them to the same file elsewhere and refuses any other);
+* ``line_offsets.csv``: every known line checked against the population (``gapviz.repair.recalibrate``): its
+  fitted log gf change ``delta``, the trend of lines like it, the ``residual``, its σ and ``z``;
 * ``report.json``: the caller's report plus counts and notes.
 
 Nothing is half-written: the files are made in a staging folder beside REPAIR_DIR and moved in at the end.
@@ -54,10 +56,11 @@ LINELIST_FILE = "linelist.csv"
 MOOG_FILE = "linelist.moog"
 CHANGES_FILE = "changes.csv"
 OVERLAY_FILE = "overlay.json"
+OFFSETS_FILE = "line_offsets.csv"
 REPORT_FILE = "report.json"
 #: write_repair's return keys -> file names (report.json is moved in last: its presence marks a finished dir).
 REPAIR_FILES = {"linelist": LINELIST_FILE, "moog": MOOG_FILE, "changes": CHANGES_FILE, "overlay": OVERLAY_FILE,
-                "report": REPORT_FILE}
+                "offsets": OFFSETS_FILE, "report": REPORT_FILE}
 
 CHANGE_COLUMNS = ["change", "loggf_before", "loggf_err", "candidate"]
 EXPLANATION_COLUMNS = ["candidate", "wavelength", "choice", "line_wavelength", "species", "elow_ev", "loggf",
@@ -374,9 +377,11 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
 
 
 def write_repair(out_dir: str | os.PathLike, linelist: pd.DataFrame, explanations: pd.DataFrame, *,
-                 source_path: str | os.PathLike, report: dict, overwrite: bool = False) -> dict[str, Path]:
-    """Write REPAIR_DIR (see the module docstring); return ``{"linelist", "moog", "changes", "overlay", "report"}``
-    -> paths.
+                 source_path: str | os.PathLike, report: dict, overwrite: bool = False,
+                 line_offsets: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Write REPAIR_DIR (see the module docstring); return ``{"linelist", "moog", "changes", "overlay",
+    "offsets", "report"}`` -> paths. ``line_offsets``: ``gapviz.repair.recalibrate``'s table of every known line
+    checked (written as line_offsets.csv; empty when not given).
 
     ``linelist`` is ``read_linelist(source_path)`` (the overlay is keyed to that file's bytes). An existing
     non-empty ``out_dir`` is refused unless ``overwrite`` (then only the five files are replaced; other files
@@ -414,6 +419,8 @@ def write_repair(out_dir: str | os.PathLike, linelist: pd.DataFrame, explanation
                          f"{counts['added']} added (air wavelengths)")
         _rounded(evidence).to_csv(staging / CHANGES_FILE, index=False)
         (staging / OVERLAY_FILE).write_text(json.dumps(overlay, indent=2, allow_nan=False) + "\n")
+        offsets = line_offsets if line_offsets is not None else pd.DataFrame(columns=["line_index", "wavelength"])
+        offsets.round(5).to_csv(staging / OFFSETS_FILE, index=False)
         (staging / REPORT_FILE).write_text(json.dumps(_jsonable(full_report), indent=2, allow_nan=False) + "\n")
         umask = os.umask(0)
         os.umask(umask)

@@ -43,19 +43,22 @@ def _linemodel_spectra(lines: pd.DataFrame, wavelength, labels: np.ndarray, name
         return model(torch.as_tensor(labels, dtype=torch.float32)).numpy().astype(np.float64)
 
 
-def _sme_spectra(lines: pd.DataFrame, wavelength, labels: np.ndarray, names, resolution, workers, progress):
+def _sme_spectra(lines: pd.DataFrame, wavelength, labels: np.ndarray, names, resolution, c12_c13, workers,
+                 progress):
     from gapviz.theory.sme import SMESettings, spectra
 
-    return spectra(lines, wavelength, labels, names, SMESettings(resolution=resolution), workers, progress,
-                   "verify (SME)")
+    settings = SMESettings(resolution=resolution) if c12_c13 is None else \
+        SMESettings(resolution=resolution, c12_c13=float(c12_c13))
+    return spectra(lines, wavelength, labels, names, settings, workers, progress, "verify (SME)")
 
 
 def verify(lists: dict[str, pd.DataFrame], wavelength: np.ndarray, flux: np.ndarray, flux_err: np.ndarray,
            labels: np.ndarray, names, changed_wavelengths: np.ndarray, *, resolution: float,
-           method: str = "linemodel", calibration: str | None = None, workers: int = 1,
-           progress: bool = False) -> dict:
+           method: str = "linemodel", calibration: str | None = None, c12_c13: float | None = None,
+           workers: int = 1, progress: bool = False) -> dict:
     """Per-star χ²ν of ``flux`` against each list's spectra on the changed pixels, medians and the share of
-    the gap closed (see the module docstring). ``labels`` (nstar, nlabel) in ``names`` order."""
+    the gap closed (see the module docstring). ``labels`` (nstar, nlabel) in ``names`` order; ``c12_c13``: the
+    stars' ¹²C/¹³C for SME (default SMESettings', the solar 89)."""
     wavelength = np.asarray(wavelength, dtype=np.float64)
     near = changed_pixels(wavelength, changed_wavelengths, resolution)
     out: dict = {"method": method, "n_stars": int(flux.shape[0]), "n_pixels": int(near.sum())}
@@ -67,7 +70,7 @@ def verify(lists: dict[str, pd.DataFrame], wavelength: np.ndarray, flux: np.ndar
     per_star = {}
     for name, lines in lists.items():
         if method == "sme":
-            model = _sme_spectra(lines, grid, labels, names, resolution, workers, progress)
+            model = _sme_spectra(lines, grid, labels, names, resolution, c12_c13, workers, progress)
         else:
             model = _linemodel_spectra(lines, grid, labels, names, resolution, calibration)
         f = np.asarray(flux[:, columns], dtype=np.float64)

@@ -1,14 +1,16 @@
 """`gapviz repair STORE_DIR --out REPAIR_DIR`: the candidates of a store turned into a repaired line list.
 
 Reads the store that ``gapviz find`` wrote (its candidates, the observed and theory flux of every star and
-their fitted labels), explains each candidate by a fit over the population
-(``gapviz.repair.explain.explain_candidates``: a line the list lacks, a wrong log gf of a known line, or
-nothing), writes the repaired list and its evidence (``gapviz.repair.outputs``) and checks how much of the gap
-the repaired list closes by re-synthesising a sample of stars with the original and the repaired list
-(``gapviz.repair.verify``; ``verify="sme"`` with SME). With ``full`` (on a mock: the complete list the stars
-were made with) the floor is synthesised too and the share of the gap closed reported. When the store has
-its ``theory.pt``, ``refit_stars`` stars are refitted through the plain and the repaired theory
-(``gapviz.repair.refit``) and the labels' median shifts reported: the loop's first step.
+their fitted labels). Over a population of at most ``stars`` in-domain stars it explains each candidate
+(``gapviz.repair.explain``: a line the list lacks, a wrong log gf of a known line, or nothing) and checks
+every known line's log gf against the other lines (``gapviz.repair.recalibrate``). When the store has its
+``theory.pt``, the stars' labels are refitted through the repaired theory and the explanation repeated at the
+new labels, ``iterate`` passes at most (``gapviz.repair.loop``); the report gives the labels fitted through
+the plain theory and after the loop. It writes the repaired list and its evidence (``gapviz.repair.outputs``)
+and checks how much of the gap the repaired list closes by re-synthesising a sample of stars, at the store's
+labels, with the original and the repaired list (``gapviz.repair.verify``; ``verify="sme"`` with SME). With
+``full`` (on a mock: the complete list the stars were made with) the floor is synthesised too and the share
+of the gap closed reported.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from gapviz.discover.find import store_label_names
 from gapviz.errors import GapvizError
 from gapviz.instrument import RESOLUTION
 from gapviz.io.linelist import read_linelist
-from gapviz.store.open import open_store
+from gapviz.store.open import open_store, store_candidates
 from gapviz.store.paths import existing_store_file
 from gapviz.workflow.find import CALIBRATIONS, load_theory, recorded_path
 
 VERIFY_METHODS = ("linemodel", "sme", "none")
-#: Stars refitted through the plain and the repaired theory (label shifts in the report).
-REFIT_STARS = 200
+#: Stars whose flux the explanations fit (and whose labels the loop refits): at most this many in-domain stars,
+#: evenly spread.
+STARS = 400
 #: Stars re-synthesised for the verification (SME costs ~1 s per star per list on 2 cores' worth of windows).
 VERIFY_STARS = {"linemodel": 300, "sme": 24}
 
@@ -45,10 +48,25 @@ class RepairResult:
 
     def summary(self) -> str:
         e = self.explanations
-        counts = e["choice"].value_counts().to_dict() if len(e) else {}
-        text = [f"{len(e)} candidates: {counts.get('added', 0)} lines added, {counts.get('recalibrated', 0)} "
+        cand = e[e["candidate"] != 0] if len(e) else e
+        counts = cand["choice"].value_counts().to_dict() if len(cand) else {}
+        n_lone = int((e["candidate"] == 0).sum()) if len(e) else 0
+        null = self.report.get("null", {})
+        text = [f"{len(cand)} candidates: {counts.get('added', 0)} lines added, {counts.get('recalibrated', 0)} "
                 f"log gf recalibrated, {counts.get('none', 0)} left unexplained",
-                f"wrote {self.out}/ (linelist.csv, linelist.moog, changes.csv, overlay.json, report.json)"]
+                f"{null.get('n_tested', 0)} known lines checked against each other (σ between lines "
+                f"{null.get('sigma_null', float('nan')):.3f} dex): {n_lone} more log gf recalibrated away from "
+                "any candidate"]
+        passes = self.report.get("iterations", [])
+        for h in passes:
+            shifts = ", ".join(f"{n} {x:+.3g}" for n, x in h["median_label_shift"].items())
+            text.append(f"pass {h['pass']}: {h['added']} added, {h['recalibrated']} recalibrated, population χ² "
+                        f"{h['chi2']:.6g}{' (list unchanged)' if h['same_list'] else ''}; labels moved (median) "
+                        f"{shifts}")
+        if len(passes) > 1:
+            text.append(f"kept pass {self.report.get('kept_pass')} (least χ²)")
+        text.append(f"wrote {self.out}/ (linelist.csv, linelist.moog, changes.csv, line_offsets.csv, "
+                    "overlay.json, report.json)")
         v = self.report.get("verification", {})
         if "chi2nu_median" in v:
             med = ", ".join(f"{k} {x:.3f}" for k, x in v["chi2nu_median"].items())
@@ -58,36 +76,39 @@ class RepairResult:
         labels = self.report.get("labels")
         if labels:
             shifts = ", ".join(f"{n} {x:+.3g}" for n, x in labels["median_shift"].items())
-            text.append(f"labels refitted through the repaired theory ({labels['n_stars']} stars), median shift: "
-                        f"{shifts}")
+            text.append(f"labels after the loop against the plain theory's ({labels['n_stars']} stars), median "
+                        f"shift: {shifts}")
         return "\n".join(text)
 
 
 def _labels_and_sample(ds, method: str, n_verify: int | None):
-    from gapviz.repair.explain import select_stars
+    from gapviz.repair.population import select_stars
 
     names = store_label_names(ds)
     rows = select_stars(ds, n_verify if n_verify is not None else VERIFY_STARS.get(method, 0))
     part = ds[["flux_obs", "flux_err"] + names].isel(star=rows)
     labels = np.stack([np.asarray(part[k].values, dtype=np.float64) for k in names], axis=1)
-    star_id = (np.asarray(ds["star_id"].values).astype(str)[rows] if "star_id" in ds else rows.astype(str))
-    return (names, np.asarray(part["flux_obs"].values, np.float64), np.asarray(part["flux_err"].values, np.float64),
-            labels, star_id.tolist())
+    return names, np.asarray(part["flux_obs"].values, np.float64), np.asarray(part["flux_err"].values, np.float64), labels
 
 
 def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | os.PathLike | None = None,
            reference_linelist: str | os.PathLike | None = None, full_linelist: str | os.PathLike | None = None,
            calibration: str | None = None, verify: str = "linemodel", verify_stars: int | None = None,
-           refit_stars: int = REFIT_STARS, workers: int = 1, overwrite: bool = False,
-           progress: bool = True) -> RepairResult:
-    """Explain, write and verify (see the module docstring)."""
-    from gapviz.repair.explain import explain_candidates
+           stars: int = STARS, iterate: int = 1, c12_c13: float | None = None, workers: int = 1,
+           overwrite: bool = False, progress: bool = True) -> RepairResult:
+    """Explain (and, with the store's theory.pt, refit labels ``iterate`` times), write and verify (module doc)."""
+    from gapviz.repair.explain import explain_population
     from gapviz.repair.outputs import repaired_linelist, write_repair
+    from gapviz.repair.population import load_population
     from gapviz.repair.verify import verify as verify_lists
 
     t0 = time.perf_counter()
     if verify not in VERIFY_METHODS:
         raise GapvizError(f"--verify must be one of {VERIFY_METHODS}, got {verify!r}")
+    if iterate < 1:
+        raise GapvizError(f"--iterate must be at least 1, got {iterate}")
+    if stars < 1:
+        raise GapvizError(f"--stars must be at least 1, got {stars}")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise GapvizError(f"{out}: already exists; refusing to overwrite it (pass --overwrite to replace it)")
@@ -107,13 +128,30 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
         reference = read_linelist(ref_path) if ref_path else None
         resolution = float(ds.attrs.get("resolution", RESOLUTION))
         cal = None if calibration == "none" else calibration
-        explanations = explain_candidates(ds.load(), lines, reference=reference, calibration=cal,
-                                          resolution=resolution)
-        repaired = repaired_linelist(lines, explanations)
+        theory = load_theory(path)
+        if theory is None and iterate > 1:
+            raise GapvizError(f"{path.parent}: --iterate needs the store's theory.pt (written by 'gapviz apply') to "
+                              "refit the labels")
+        data = ds.load()
+        candidates = store_candidates(data)
+        candidates = candidates.sort_values("rank", kind="stable").reset_index(drop=True) \
+            if "rank" in candidates else candidates
+        pop = load_population(data, stars)
         report = {"store": str(path), "linelist": str(lines_path), "reference_linelist": str(ref_path),
-                  "calibration": calibration, "resolution": resolution}
+                  "calibration": calibration, "resolution": resolution, "n_stars": int(pop.labels.shape[0])}
+        if theory is not None:
+            loop = _loop(pop, candidates, lines, theory, reference, cal, resolution, iterate)
+            explanations, offsets, null = loop["table"], loop["offsets"], loop["null"]
+            report["iterations"], report["labels"] = loop["history"], loop["labels_report"]
+            report["kept_pass"] = loop["pass"]
+        else:
+            explanations, offsets, null = explain_population(pop, candidates, lines, reference=reference,
+                                                             calibration=cal, resolution=resolution)
+        report["null"] = {"sigma_null": null.sigma, "sigma_null_by_group": null.group_sigma,
+                          "n_null_lines": null.n_lines, "n_tested": int(len(offsets))}
+        repaired = repaired_linelist(lines, explanations)
         if verify != "none":
-            names, flux, err, labels, _ = _labels_and_sample(ds, verify, verify_stars)
+            names, flux, err, labels = _labels_and_sample(ds, verify, verify_stars)
             lists = {"original": lines, "repaired": repaired}
             if full_linelist:
                 lists["full"] = read_linelist(full_linelist)
@@ -121,28 +159,30 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
             wavelength = np.asarray(ds["wavelength"].values, dtype=np.float64)
             report["verification"] = verify_lists(lists, wavelength, flux, err, labels, names, changed,
                                                   resolution=resolution, method=verify, calibration=cal,
-                                                  workers=workers, progress=progress)
-        theory = load_theory(path) if refit_stars > 0 else None
-        if theory is not None:
-            report["labels"] = _refit(ds, theory, lines, repaired, cal, refit_stars)
+                                                  c12_c13=c12_c13, workers=workers, progress=progress)
     report["seconds"] = time.perf_counter() - t0
-    paths = write_repair(out, lines, explanations, source_path=lines_path, report=report, overwrite=overwrite)
+    paths = write_repair(out, lines, explanations, source_path=lines_path, report=report, overwrite=overwrite,
+                         line_offsets=offsets)
     return RepairResult(out, paths, explanations, report)
 
 
-def _refit(ds, theory, lines, repaired, calibration, n_stars: int) -> dict:
-    """Labels of ``n_stars`` in-domain stars through the plain and the repaired theory: medians and shifts."""
-    from gapviz.repair.refit import refit_labels, repaired_theory
+def _loop(pop, candidates, lines, theory, reference, calibration, resolution, iterate) -> dict:
+    """The loop (``gapviz.repair.loop``) and the labels' report: the same stars fitted through the plain theory
+    (``before``) and after the loop (``after``), medians and shifts."""
+    from gapviz.repair.loop import repair_loop
 
-    wavelength = np.asarray(ds["wavelength"].values, dtype=np.float64)
-    names, flux, err, _, star_id = _labels_and_sample(ds, "refit", n_stars)
-    rt = repaired_theory(theory, lines, repaired, wavelength, float(ds.attrs.get("resolution", RESOLUTION)),
-                         calibration)
-    fit = refit_labels(theory, rt, flux, err)
-    shift = np.median(fit["after"] - fit["before"], axis=0)
-    return {"n_stars": int(flux.shape[0]), "names": theory.label_names, "star_id": star_id,
-            "median_shift": {n: float(x) for n, x in zip(theory.label_names, shift)},
-            "before": fit["before"].round(5).tolist(), "after": fit["after"].round(5).tolist()}
+    loop = repair_loop(pop, candidates, lines, theory_fit=theory, reference=reference, calibration=calibration,
+                       resolution=resolution, iterations=iterate)
+    err = np.where(pop.weight > 0, 1.0 / np.sqrt(np.where(pop.weight > 0, pop.weight, 1.0)), np.nan)
+    before = np.asarray(theory.fit_labels(np.where(pop.weight > 0, pop.obs, np.nan), err, method="lm",
+                                          init=pop.labels).labels, dtype=np.float64)
+    after = loop["labels"]
+    shift = np.median(after - before, axis=0)
+    loop["labels_report"] = {
+        "n_stars": int(after.shape[0]), "names": list(theory.label_names), "star_id": pop.star_id.tolist(),
+        "median_shift": {n: float(x) for n, x in zip(theory.label_names, shift)},
+        "before": before.round(5).tolist(), "after": after.round(5).tolist()}
+    return loop
 
 
 def check_matches_store(lines: pd.DataFrame, ds, source) -> None:

@@ -8,7 +8,8 @@ import pytest
 import xarray as xr
 
 from gapviz.io.linelist import read_linelist
-from gapviz.repair.explain import COLUMNS, bic, explain_candidates, select_stars
+from gapviz.repair.explain import COLUMNS, bic, explain_candidates
+from gapviz.repair.population import select_stars
 from gapviz.theory.linemodel import LineModel
 
 NAMES = ["teff", "logg", "fe_h"]

@@ -111,7 +111,7 @@ def test_duplicates_resolved_by_bic_gain_ties_to_the_better_rank(linelist):
 def test_write_repair_files_exist_and_parse(tmp_path, source, linelist, explanations):
     out = tmp_path / "repair"
     paths = write_repair(out, linelist, explanations, source_path=source, report={"store": "S", "method": "fake"})
-    assert set(paths) == {"linelist", "moog", "changes", "overlay", "report"}
+    assert set(paths) == {"linelist", "moog", "changes", "overlay", "offsets", "report"}
     assert all(p.is_file() and p.parent == out for p in paths.values())
     assert sorted(p.name for p in out.iterdir()) == sorted(outputs.REPAIR_FILES.values())
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
