@@ -15,6 +15,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from apps.attribution import stored_attribution
 from apps.batching import batched
 from apps.live_text import LiveMarkdown
+from apps.precision import number_format
 from apps.session import ExplorerState
 from apps.store_data import StoreData
 
@@ -93,8 +94,7 @@ class CandidatesTable(pn.viewable.Viewer):
         if "kind" not in table and "depth" in table:  # older stores: the sign of the depth says it
             table = table.assign(kind=np.where(table["depth"] >= 0, "absorption", "emission"))
         table = table[[c for c in COLUMNS if c in table]]
-        fmt = {c: NumberFormatter(format="0.00" if "wavelength" in c else "0.000")
-               for c in table.columns if table[c].dtype.kind == "f"}
+        fmt = {c: NumberFormatter(format=number_format(c)) for c in table.columns if table[c].dtype.kind == "f"}
         self.table = pn.widgets.Tabulator(
             table, selectable=1, disabled=True, pagination="remote", page_size=10, show_index=False,
             header_filters={c: ({"type": "input", "func": "like", "placeholder": "filter"}

@@ -14,12 +14,20 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.models import ColumnDataSource
-from bokeh.palettes import Category10_10, Viridis256
+from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
 from apps.attribution import stored_attribution
 from apps.live_text import LiveMarkdown
-from apps.plotting import outside_legend, wavelength_figure, with_gaps, zero_line
+from apps.plotting import (
+    band_patches,
+    distinct_colours,
+    outside_legend,
+    readable_axes,
+    wavelength_figure,
+    with_gaps,
+    zero_line,
+)
 from apps.session import ExplorerState
 from apps.store_data import StoreData
 
@@ -71,31 +79,40 @@ class Corrections(pn.viewable.Viewer):
         prof = data.profiles
         mean = prof.get("correction_mean", np.full(data.wavelength.size, np.nan))
         std = prof.get("correction_std", np.zeros_like(mean))
-        cols = with_gaps(data.wavelength, {"mean": mean, "lo": mean - std, "hi": mean + std}, data.segments)
+        cols = with_gaps(data.wavelength, {"mean": mean}, data.segments)
         src = ColumnDataSource(cols)
-        self.mean_fig.varea("x", "lo", "hi", source=src, fill_color="#1f77b4", fill_alpha=0.2, legend_label="± scatter")
+        band = ColumnDataSource(band_patches(data.wavelength, mean - std, mean + std))
+        self.mean_fig.patches("xs", "ys", source=band, fill_color="#1f77b4", fill_alpha=0.2, line_color=None,
+                              legend_label="± scatter")
         self.mean_fig.line("x", "mean", source=src, color="#1f77b4", line_width=2, legend_label="mean")
         if "correction_systematic" in prof:
             sys_cols = with_gaps(data.wavelength, {"y": prof["correction_systematic"]}, data.segments)
             self.mean_fig.line(sys_cols["x"], sys_cols["y"], color="#d62728", line_dash="dashed", line_width=1.5,
-                               legend_label="systematic part (removed before detection)")
+                               legend_label="systematic (removed)")
         self.bins_src = ColumnDataSource({"xs": [], "ys": [], "color": [], "name": []})
-        self.mean_fig.multi_line("xs", "ys", source=self.bins_src, color="color", line_width=1, alpha=0.8)
-        outside_legend(self.mean_fig)
+        self.mean_fig.multi_line("xs", "ys", source=self.bins_src, color="color", line_width=1, alpha=0.8,
+                                 legend_field="name")
+        n_bins = max((len(c) for c, _ in data.by_label.values()), default=0)
+        outside_legend(self.mean_fig, n_entries=len(self.mean_fig.legend[0].items) - 1 + n_bins)
         spreads = label_spreads(data)
         diff = data.response.get("response_difference")
         if diff is not None:
+            colours = distinct_colours(len(data.response_labels))  # one each, however many labels
             for i, name in enumerate(data.response_labels):
                 c = with_gaps(data.wavelength, {"y": diff[i] * spreads[i]}, data.segments)
-                self.resp_fig.line(c["x"], c["y"], color=Category10_10[i % 10], legend_label=name)
+                self.resp_fig.line(c["x"], c["y"], color=colours[i], legend_label=name)
             outside_legend(self.resp_fig)
             self.resp_fig.legend.click_policy = "hide"
         names = data.response_labels or ["(none)"]
         self._share_names = names
         self.shares_src = ColumnDataSource({"label": names, "share": [0.0] * len(names),
                                             "color": [OTHER_COLOR] * len(names)})
-        self.shares_fig = figure(height=230, width=260, y_range=names, x_range=(0, 1), title="response difference",
-                                 x_axis_label="share of |response difference|", tools="save")
+        # one bar per label, 24 px each, so no label name is dropped for overlapping its neighbour
+        self.shares_fig = figure(height=max(230, 24 * len(names) + 100), width=260, y_range=names, x_range=(0, 1),
+                                 title="response difference", x_axis_label="share of |response difference|",
+                                 tools="save")
+        readable_axes(self.shares_fig)
+        self.shares_fig.title.text_font_size = "9pt"
         self.shares_fig.hbar(y="label", right="share", height=0.7, source=self.shares_src, color="color")
         self.attr_text = LiveMarkdown("", width=260, height=190)
         self._draw_bins()

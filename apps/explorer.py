@@ -1,8 +1,9 @@
 """The gapviz explorer: browse wavelength, label space and learned corrections of one store.
 
-Serve it with ``panel serve apps/explorer.py --args STORE_DIR`` (or ``gapviz explore STORE_DIR``); with no
-argument it opens the shipped sample ``data_samples/store``. The store is fixed at server start; nothing in
-the page or the URL can choose a server path.
+Serve it with ``panel serve apps/explorer.py --args STORE_DIR [--repair REPAIR_DIR]`` (or ``gapviz explore
+STORE_DIR [--repair REPAIR_DIR]``); with no argument it opens the shipped sample ``data_samples/store``. A
+repair (``gapviz repair``) is shown from REPAIR_DIR, or from ``STORE_DIR/repair/`` when that exists. Store and
+repair are fixed at server start; nothing in the page or the URL can choose a server path.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from apps.candidates import CandidatesTable  # noqa: E402
 from apps.corrections import Corrections  # noqa: E402
 from apps.export import Export  # noqa: E402
 from apps.label_space import LabelSpace  # noqa: E402
+from apps.repair_data import RepairData, find_repair_dir, load_repair  # noqa: E402
+from apps.repair_view import ChangesTable  # noqa: E402
 from apps.residual_map import ResidualMap  # noqa: E402
 from apps.session import ExplorerState  # noqa: E402
-from apps.store_data import StoreData, load_store, store_dir_from_argv  # noqa: E402
+from apps.store_data import StoreData, load_store, server_args  # noqa: E402
 from apps.tour import Tour  # noqa: E402
 from apps.warm import warm_up  # noqa: E402
 from apps.wavelength_browser import WavelengthBrowser  # noqa: E402
@@ -112,17 +115,21 @@ class Explorer(pn.viewable.Viewer):
 
     state = param.ClassSelector(class_=ExplorerState, doc="what this session is looking at")
 
-    def __init__(self, data: StoreData | None = None, sync_url: bool = True, **params):
+    def __init__(self, data: StoreData | None = None, sync_url: bool = True, repair: RepairData | None = None,
+                 repair_error: str = "", **params):
+        """``repair``: the line-list repair shown (before/after toggle, changes table); ``repair_error``: why the
+        one asked for could not be read (said in the page)."""
         if data is not None and "state" not in params:
             params["state"] = ExplorerState(data)
             params["state"].open_on_the_gap()  # a link's view (``sync_url``, below) replaces it
         super().__init__(**params)
-        self.browser = WavelengthBrowser(state=self.state)
+        self.browser = WavelengthBrowser(state=self.state, repair=repair)
+        self.changes = ChangesTable(state=self.state, repair=repair, error=repair_error)
         self.label_space = LabelSpace(state=self.state)
         self.residual_map = ResidualMap(state=self.state)
         self.corrections = Corrections(state=self.state)
         self.candidates = CandidatesTable(state=self.state)
-        self.export = Export(state=self.state)
+        self.export = Export(state=self.state, browser=self.browser)
         self.tour = Tour(state=self.state, browser=self.browser)
         if sync_url:
             url_sync.sync_url(self.state)
@@ -136,15 +143,26 @@ class Explorer(pn.viewable.Viewer):
         """The main area: provenance header and every view (one root: fewer Bokeh document roots make a
         session much cheaper to build)."""
         header = pn.pane.Markdown(provenance(self.state.data), sizing_mode="stretch_width")
+        problems = [pn.pane.Alert(f"**The repair could not be read.** {self.changes.error}", alert_type="warning",
+                                  sizing_mode="stretch_width")] if self.changes.error else []
         return pn.Column(
-            header,
+            header, *problems,
             pn.Row(pn.Column("## Spectrum", self.browser, sizing_mode="stretch_width"),
                    pn.Column("## Label space", self.label_space, sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
-            pn.Column("## Candidate missing lines", self.candidates, sizing_mode="stretch_width"),
+            self.candidate_views(),
             pn.Column("## Residual map", self.residual_map, sizing_mode="stretch_width"),
             pn.Column("## Learned corrections", self.corrections, sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
+
+    def candidate_views(self) -> pn.Column:
+        """The candidates table, and beside it (a second tab) the repair's changes when a repair is shown."""
+        if self.changes.repair is None:
+            return pn.Column("## Candidate missing lines", self.candidates, sizing_mode="stretch_width")
+        n = len(self.changes.repair.changes)
+        return pn.Column("## Candidate missing lines and the repair's changes",
+                         pn.Tabs(("candidates", self.candidates), (f"changes of the repair ({n})", self.changes),
+                                 sizing_mode="stretch_width", dynamic=False), sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.Row:
         """The whole explorer as one layout (controls beside the views), e.g. inside a notebook."""
@@ -155,17 +173,33 @@ class Explorer(pn.viewable.Viewer):
         return template(sidebar=[self.controls()], main=[self.views()], sidebar_width=330)
 
 
-def build_app(store_dir: str | Path | None = None, sessions: list | None = None) -> pn.template.FastListTemplate:
-    """The explorer page for the store chosen at server start (an error page when it is not a store).
+def open_repair(store: Path, repair_dir: str | Path | None) -> tuple[RepairData | None, str]:
+    """(the repair to show, "") or (None, why it cannot be read); (None, "") when there is none to show."""
+    if repair_dir == "":
+        return None, "--repair was given without a REPAIR_DIR (the folder gapviz repair --out wrote)"
+    found = find_repair_dir(store, repair_dir)
+    if found is None:
+        return None, ""
+    try:
+        return load_repair(str(found.resolve()), str(store)), ""
+    except GapvizError as exc:
+        return None, str(exc)
+
+
+def build_app(store_dir: str | Path | None = None, sessions: list | None = None,
+              repair_dir: str | Path | None = None) -> pn.template.FastListTemplate:
+    """The explorer page for the store (and repair) chosen at server start (an error page when it is not a store).
 
     ``sessions``, when given, collects each session's ``Explorer`` (tests and benchmarks inspect them)."""
+    argv_store, argv_repair = server_args()
     try:
-        path = store_file(store_dir if store_dir is not None else store_dir_from_argv())
+        path = store_file(store_dir if store_dir is not None else argv_store)
         data = load_store(str(path.resolve()))
     except GapvizError as exc:
         return error_page(str(exc))
     warm_up(data)
-    explorer = Explorer(data)
+    repair, repair_error = open_repair(path.resolve(), repair_dir if store_dir is not None else argv_repair)
+    explorer = Explorer(data, repair=repair, repair_error=repair_error)
     if sessions is not None:
         sessions.append(explorer)
     return explorer.template()

@@ -14,11 +14,17 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.events import SelectionGeometry
-from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper
-from bokeh.palettes import Viridis256
+from bokeh.models import ColumnDataSource, LinearColorMapper
 from bokeh.plotting import figure
 
 from apps.batching import batched, select_for
+from apps.plotting import (
+    centred_limits,
+    colour_bar,
+    is_signed,
+    palette_for,
+    readable_axes,
+)
 from apps.residual_map import cube_digest
 from apps.session import ExplorerState
 from apps.store_data import StoreData
@@ -34,6 +40,7 @@ def color_values(data: StoreData, color_by: str, candidate: int) -> np.ndarray:
 
 
 MAX_POINTS = 10_000  # stars drawn at most (a fixed random sample of a bigger store)
+KIEL_TITLE = "Kiel diagram (inferred labels)"
 
 
 def shown_points(n_star: int, max_points: int = MAX_POINTS) -> np.ndarray:
@@ -83,22 +90,26 @@ class LabelSpace(pn.viewable.Viewer):
                 if k in data.stars}
         cols["color"] = np.zeros(self.shown.size, dtype=np.float32)
         self.source = ColumnDataSource(cols)
-        self.mapper = LinearColorMapper(palette=Viridis256, low=0, high=1, nan_color="#bbbbbb")
+        self.mapper = LinearColorMapper(palette=palette_for(self.state.color_by), low=0, high=1, nan_color="#bbbbbb")
         size = 3 if self.shown.size > 5000 else 6
         tools = "box_select,lasso_select,pan,wheel_zoom,reset,save,tap"
         kw = dict(height=300, sizing_mode="stretch_width", tools=tools, output_backend="canvas")
-        self.kiel = figure(title="Kiel diagram", x_axis_label="teff (K)", y_axis_label="logg (dex)", **kw)
+        # the labels are the run's inferred ones (the adapted model's label fit), not spectroscopic measurements
+        self.kiel = figure(title=KIEL_TITLE, x_axis_label="teff (K, inferred)", y_axis_label="logg (dex, inferred)",
+                           **kw)
         self.kiel.x_range.flipped = True
         self.kiel.y_range.flipped = True
-        self.metal = figure(title="[Fe/H] against logg", x_axis_label="fe_h (dex)", y_axis_label="logg (dex)",
-                            y_range=self.kiel.y_range, **kw)
+        self.metal = figure(title="[Fe/H]–logg (inferred)", x_axis_label="fe_h (dex, inferred)",
+                            y_axis_label="logg (dex, inferred)", y_range=self.kiel.y_range, **kw)
+        readable_axes(self.kiel)
+        readable_axes(self.metal)
         style = dict(source=self.source, size=size, color={"field": "color", "transform": self.mapper},
                      line_color=None, selection_line_color="black", nonselection_alpha=0.15)
         if {"teff", "logg"} <= set(cols):
             self.kiel.scatter("teff", "logg", **style)
         if {"fe_h", "logg"} <= set(cols):
             self.metal.scatter("fe_h", "logg", **style)
-        self.colorbar = ColorBar(color_mapper=self.mapper, width=10, title="")
+        self.colorbar = colour_bar(self.mapper)
         self.metal.add_layout(self.colorbar, "right")
         self.source.selected.on_change("indices", self._on_select)
         if self.sampled:
@@ -159,10 +170,9 @@ class LabelSpace(pn.viewable.Viewer):
             values = color_values(st.data, st.color_by, st.candidate)
             self.source.data["color"] = values[self.shown].astype(np.float32)
             lo, hi = color_limits(values)
-            if st.color_by == "correction at candidate":
-                lim = max(abs(lo), abs(hi))
-                lo, hi = -lim, lim
-            self.mapper.update(low=lo, high=hi)
+            if is_signed(st.color_by):  # a diverging map, 0 in its middle
+                lo, hi = centred_limits(lo, hi)
+            self.mapper.update(low=lo, high=hi, palette=palette_for(st.color_by))
             self.colorbar.title = st.color_by if st.color_by != "correction at candidate" else (
                 f"correction at candidate {st.candidate + 1}" if st.candidate >= 0 else "pick a candidate")  # rank
 

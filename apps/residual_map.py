@@ -18,18 +18,21 @@ import panel as pn
 import param
 import scipy.sparse as sp
 import xarray as xr
-from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, LinearColorMapper
+from bokeh.models import ColumnDataSource, FixedTicker, LinearColorMapper
 
 from apps.batching import select_for
-from apps.plotting import wavelength_figure
+from apps.plotting import DIVERGING as PALETTE
+from apps.plotting import colour_bar, wavelength_figure
 from apps.session import ExplorerState
 from apps.store_data import StoreData, load_store
 
 MAX_ROWS = 1000  # rows kept per sort key; a 100,000-star store averages 100 stars per row
 BLOCK_STARS = 4096  # stars read per step of the streaming pass
 CANVAS = (900, 300)  # datashader raster (width, height) in pixels
-PALETTE = "RdBu11"
 NAN_COLOR = "#dddddd"
+#: what each map quantity is, for colour bars (all in continuum-normalised flux)
+CUBE_MEANING = {"residual_theory": "obs − theory", "residual_adapted": "obs − adapted",
+                "correction": "adapted − theory"}
 LEVELS = 255  # the image goes to the page as uint8 codes 0..254 over [-limit, limit]; NAN_CODE marks no data
 NAN_CODE = 255
 
@@ -160,7 +163,8 @@ class ResidualMap(pn.viewable.Viewer):
         self.figure = wavelength_figure(st, height=280, x_axis_label="vacuum wavelength (Å)", title="residual map")
         self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source,
                           color_mapper=self.code_mapper)
-        self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=10), "right")
+        self.colorbar = colour_bar(self.mapper)
+        self.figure.add_layout(self.colorbar, "right")
         self.figure.yaxis.ticker = FixedTicker(ticks=[])
         self._update()
 
@@ -180,6 +184,7 @@ class ResidualMap(pn.viewable.Viewer):
         self.figure.yaxis.ticker.ticks = ticks.tolist()  # in place: a new ticker would be a new model to send
         self.figure.yaxis.major_label_overrides = {int(t): f"{vals[t]:.4g}" for t in ticks}
         self.figure.yaxis.axis_label = f"stars sorted by {st.sort_by}"
+        self.colorbar.title = f"{CUBE_MEANING.get(st.cube, st.cube)} (flux)"
         self.figure.title.text = (f"{st.cube} — {data.n_star:,} stars, "
                                   f"{digest.stars_per_row:.3g} per row")
 

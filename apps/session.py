@@ -56,13 +56,22 @@ def showcase_star(data: StoreData) -> int:
     return _showcase[key]
 
 
+class StarsText(param.String):
+    """The address bar's star selection: a String that the query parser may hand over as a number (``stars=3``
+    reads as the int 3, which a plain String refuses, and with it the link's whole view)."""
+
+    @classmethod
+    def deserialize(cls, value):
+        return None if value is None else str(value)
+
+
 class ExplorerState(param.Parameterized):
     """What one session is looking at; every view reads and writes it, the URL mirrors it."""
 
     x_start = param.Number(default=0.0, doc="left edge of the wavelength view, Å vacuum")
     x_end = param.Number(default=1.0, doc="right edge of the wavelength view, Å vacuum")
     stars = param.List(default=[], item_type=int, doc="selected star positions in the store")
-    stars_url = param.String(default="", doc="compact form of ``stars`` for the address bar")
+    stars_url = StarsText(default="", doc="compact form of ``stars`` for the address bar")
     candidate = param.Integer(default=-1, doc="selected candidate row (-1: none); its rank is row + 1")
     rank = param.Integer(default=-1, doc="1-based rank of the selected candidate, as the URL's ``cand=`` carries it "
                                          "(-1: none; 0, only in a link made when ``cand=`` was the 0-based row, opens "

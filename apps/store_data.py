@@ -51,11 +51,22 @@ def default_store_dir() -> Path:
     return repo_root() / "data_samples" / "store"
 
 
-def store_dir_from_argv(argv: list[str] | None = None) -> Path:
-    """The store chosen at server start: ``panel serve apps/explorer.py --args STORE_DIR`` or the sample."""
+def server_args(argv: list[str] | None = None) -> tuple[Path, str | None]:
+    """(STORE_DIR, REPAIR_DIR or None) chosen at server start:
+    ``panel serve apps/explorer.py --args STORE_DIR [--repair REPAIR_DIR]``; no STORE_DIR: the sample."""
     argv = sys.argv if argv is None else argv
     args = [a for a in argv[1:] if a.strip()]
-    return Path(args[0]).expanduser() if args else default_store_dir()
+    repair = None
+    if "--repair" in args:
+        i = args.index("--repair")
+        repair = args[i + 1] if i + 1 < len(args) else ""
+        args = args[:i] + args[i + 2:]
+    return (Path(args[0]).expanduser() if args else default_store_dir()), repair
+
+
+def store_dir_from_argv(argv: list[str] | None = None) -> Path:
+    """The store chosen at server start: ``panel serve apps/explorer.py --args STORE_DIR`` or the sample."""
+    return server_args(argv)[0]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Background warm-up: build the store's map overviews and compile datashader's kernels once per process.
+"""Background warm-up, once per process: the store's map overviews, datashader's kernels, the line-marker model.
 
 Lives outside ``explorer.py`` because ``panel serve`` re-executes that script for every session (and clears
 its globals afterwards), while this module is imported once per server process.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 from apps.export import view_png
+from apps.line_depths import line_model
 from apps.residual_map import cube_digest, raster
 from apps.session import ExplorerState
 from apps.store_data import MAP_CUBES, StoreData
@@ -18,8 +19,8 @@ _lock = threading.Lock()
 
 
 def warm_up(data: StoreData, background: bool = True) -> threading.Thread | None:
-    """Once per store and process, build every cube digest and a first PNG: in a daemon thread (returned),
-    or right here with ``background=False``."""
+    """Once per store and process, build every cube digest, the line-marker model and a first PNG: in a daemon
+    thread (returned), or right here with ``background=False``."""
     key = str(data.path)
     with _lock:
         if key in _warmed:
@@ -33,7 +34,8 @@ def warm_up(data: StoreData, background: bool = True) -> threading.Thread | None
                 digest = cube_digest(key, cube)
                 raster(data, digest, data.label_names[0] if data.label_names else next(iter(digest.rows)),
                        float(w[0]), float(w[-1]))
-        view_png(ExplorerState(data))  # compiles datashader's line kernels before the first export
+        line_model(data)  # the line markers' expected depths (~0.1 s on the sample)
+        view_png(ExplorerState(data))  # a first export: its rows and raster paths run once before a user's
 
     if not background:
         work()

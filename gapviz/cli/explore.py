@@ -1,4 +1,5 @@
-"""`gapviz explore STORE_DIR`: serve the Panel explorer (``apps/explorer.py``) on one store."""
+"""`gapviz explore STORE_DIR [--repair REPAIR_DIR]`: serve the Panel explorer (``apps/explorer.py``) on one store,
+with a line-list repair (``gapviz repair STORE_DIR --out REPAIR_DIR``) to compare before/after."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ def add_parser(sub) -> None:
                        description="Serve apps/explorer.py on STORE_DIR (the directory holding store.nc). "
                                    "The store is fixed at start; the page cannot choose another path.")
     p.add_argument("store", metavar="STORE_DIR", help="store directory (or its store.nc)")
+    p.add_argument("--repair", metavar="REPAIR_DIR", default=None,
+                   help="a folder written by 'gapviz repair STORE_DIR --out REPAIR_DIR': the spectrum can show the "
+                        "theory with the repaired list, and its changes are listed (default: STORE_DIR/repair/ "
+                        "when it exists)")
     p.add_argument("--port", type=int, default=5006, help="port to serve on (default 5006; 0 picks a free one)")
     p.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
     p.add_argument("--show", action="store_true", help="open the page in a browser")
@@ -41,18 +46,39 @@ def check_store(store: str | Path) -> Path:
     return path
 
 
-def command(store: Path, port: int = 5006, address: str = "localhost", show: bool = False) -> list[str]:
+#: the files of a REPAIR_DIR the explorer reads (the page reads them fully; this is the early check)
+REPAIR_FILES = ("changes.csv", "linelist.csv")
+
+
+def check_repair(repair: str | Path) -> Path:
+    """REPAIR_DIR after checking it holds what ``gapviz repair`` writes (a GapvizError naming what is missing)."""
+    from gapviz.io.linelist import read_linelist
+
+    path = Path(repair).expanduser()
+    if not path.is_dir():
+        raise GapvizError(f"{path}: no such repair folder; make one with 'gapviz repair STORE_DIR --out {path}'")
+    for name in REPAIR_FILES:
+        if not (path / name).is_file():
+            raise GapvizError(f"{path}: has no {name}; expected a folder written by 'gapviz repair STORE_DIR "
+                              f"--out REPAIR_DIR' ({', '.join(REPAIR_FILES)})")
+    read_linelist(path / "linelist.csv")
+    return path
+
+
+def command(store: Path, port: int = 5006, address: str = "localhost", show: bool = False,
+            repair: Path | None = None) -> list[str]:
     """The ``panel serve`` command line (``--warm`` builds the store's overviews before the first visit)."""
     cmd = [sys.executable, "-m", "panel", "serve", str(explorer_script()), "--port", str(port),
            "--address", address, "--warm"]
     if show:
         cmd.append("--show")
-    return cmd + ["--args", str(store)]
+    return cmd + ["--args", str(store)] + (["--repair", str(repair)] if repair is not None else [])
 
 
 def _run(args) -> int:
     store = check_store(args.store)
-    cmd = command(store.resolve(), args.port, args.address, args.show)
+    repair = check_repair(args.repair).resolve() if args.repair else None
+    cmd = command(store.resolve(), args.port, args.address, args.show, repair)
     print(f"gapviz explore: serving {store} at http://{args.address}:{args.port}/explorer (Ctrl-C stops)",
           file=sys.stderr, flush=True)
     # become the server (no child left behind when this process is stopped)

@@ -47,6 +47,24 @@ def misattributed_store(tmp_path_factory) -> Path:
                                   attributed=stored)
 
 
+#: (star, pixel) of masked_store's masked pixel (pixel_mask 0) and of its non-finite one (flux_obs NaN)
+MASKED_PIXEL = (3, 40)
+NAN_PIXEL = (3, 100)
+
+
+@pytest.fixture(scope="session")
+def masked_store(tmp_path_factory) -> Path:
+    """Like tiny_store, with star 3 masked at pixel 40 (pixel_mask 0) and NaN in its flux_obs at pixel 100."""
+    import h5netcdf
+
+    path = make_store.write_store(tmp_path_factory.mktemp("store") / "masked", n_star=50,
+                                  wavelength=tiny_wavelength(), n_line=80, n_candidate=6, chunk=16)
+    with h5netcdf.File(path / "store.nc", "a") as f:
+        f.variables["pixel_mask"][MASKED_PIXEL] = 0
+        f.variables["flux_obs"][NAN_PIXEL] = np.nan
+    return path
+
+
 def store_data(store_dir: Path):
     """The explorer's in-memory part of ``store_dir`` (cached per process, as the server does)."""
     from apps.store_data import load_store

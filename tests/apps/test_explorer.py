@@ -53,7 +53,8 @@ def test_explorer_is_a_viewer_of_its_state(tiny_store, data_of):
     layout = pn.panel(e)  # the whole explorer as one layout: controls beside the views
     layout.server_doc(doc)
     titles = {m.text for root in doc.roots for m in root.references() if type(m).__name__ == "Title" and m.text}
-    assert {"Kiel diagram", "learned correction (adapted − theory)", "residual_theory — 50 stars, 1 per row"} <= titles
+    assert {"Kiel diagram (inferred labels)",
+            "learned correction (adapted − theory)", "residual_theory — 50 stars, 1 per row"} <= titles
     assert len(layout.select(pn.widgets.FileDownload)) == 3 and layout.select(pn.widgets.FloatSlider)  # controls
     shared = Explorer(state=e.state, sync_url=False)
     assert shared.state is e.state and shared.browser is not e.browser
@@ -183,3 +184,4 @@ def test_provenance_never_shows_local_or_missing_paths(tmp_path, data_of):
     assert "?" not in text and "χ²ν" not in text and "20 stars × 100 pixels" in text
     text = provenance(data_of(store_with("bare", synthetic_path="", observed_path="", run_dir="")))
     assert "synthetic" not in text and "run " not in text and "?" not in text, text
+

@@ -131,7 +131,7 @@ def test_pick_candidate_export_and_reopen(served, tiny_store, tmp_path):
         assert wait_for(lambda: len(sessions) == 4)
         assert wait_for(lambda: sessions[3].state.candidate == 2)
         assert wait_for(lambda: fourth.locator(".tabulator-row.tabulator-selected").count() == 1, 30)
-        assert f"{cand['wavelength'][2]:.2f}" in fourth.locator(".tabulator-row.tabulator-selected").first.inner_text()
+        assert f"{cand['wavelength'][2]:.3f}" in fourth.locator(".tabulator-row.tabulator-selected").first.inner_text()
         browser.close()
     assert not errors, errors
     assert not outside, outside
@@ -170,6 +170,64 @@ def test_flux_axis_follows_a_zoom_in_the_page(served, tiny_store):
         assert wait_for(lambda: st.x_end - st.x_start > 1.5, 30)
         assert wait_for(lambda: page.evaluate(js)[1] - page.evaluate(js)[0] > y1 - y0, 30)
         browser.close()
+
+
+def test_repair_before_after_masked_gap_and_molecular_markers_in_the_page(serve_app, tmp_path):
+    """A store with a masked pixel and a repair in STORE_DIR/repair/ (found by itself): in Chromium the changes
+    tab is there, "repaired list" redraws the page's theory curve near the added line only, the observed curve has
+    a gap (NaN) at the masked pixel, and a molecule chosen in the species filter is marked, all without errors."""
+    import h5netcdf
+    from playwright.sync_api import sync_playwright
+
+    from gapviz.testing import stores as make_store
+
+    from .conftest import MASKED_PIXEL, store_data, tiny_wavelength
+    from .test_repair import ADDED_PIXEL, write_repair_dir
+
+    store = make_store.write_store(tmp_path / "store", n_star=50, wavelength=tiny_wavelength(), n_line=80,
+                                   n_candidate=6, chunk=16)
+    with h5netcdf.File(store / "store.nc", "a") as f:
+        f.variables["pixel_mask"][MASKED_PIXEL] = 0
+    wl = tiny_wavelength()
+    where = write_repair_dir(store / "repair", wl)
+    url, sessions = serve_app(store)
+    theory_js = """() => { for (const doc of Bokeh.documents) for (const m of doc.all_models)
+        if (m.type === 'ColumnDataSource' && m.data.theory !== undefined && m.data.res_theory !== undefined)
+            return [Array.from(m.data.x), Array.from(m.data.theory), Array.from(m.data.obs)]; return null; }"""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1400})
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        key = store_data(store).key  # a link made on this store keeps its stars
+        page.goto(f"{url}?stars={MASKED_PIXEL[0]}&x0={wl[0]:.2f}&x1={wl[149]:.2f}&store={key}")
+        page.wait_for_selector(".tabulator-row", timeout=120_000)
+        assert wait_for(lambda: len(sessions) == 1)
+        e = sessions[0]
+        assert wait_for(lambda: e.state.stars == [MASKED_PIXEL[0]], 30), (e.state.stars, page.url)
+        assert page.get_by_text("changes of the repair (2)").count() == 1
+        assert wait_for(lambda: page.evaluate(theory_js) is not None, 30)
+        x, before, obs = (np.array(v, dtype=float) for v in page.evaluate(theory_js))
+        i = int(np.flatnonzero(x == wl[MASKED_PIXEL[1]])[0])
+        assert np.isnan(obs[i]) and np.isfinite(obs[i - 1]) and np.isfinite(obs[i + 1])  # a gap, not a bridge
+        page.get_by_text("repaired list", exact=True).first.click()
+        assert wait_for(lambda: e.browser.theory_list == "repaired list", 30)
+        assert wait_for(lambda: not np.allclose(np.array(page.evaluate(theory_js)[1], dtype=float), before,
+                                                equal_nan=True), 30)
+        after = np.array(page.evaluate(theory_js)[1], dtype=float)
+        near = np.abs(x - where["added"]) < 0.4
+        far = (np.abs(x - where["added"]) > 3) & (np.abs(x - where["recalibrated"]) > 3)
+        assert np.nanmin(after[near] / before[near]) < 0.98 and np.allclose(after[far], before[far], equal_nan=True)
+        assert x[np.nanargmin(after / before)] == pytest.approx(wl[ADDED_PIXEL], abs=0.5)
+        # the species filter: a molecule of the line list, marked in the page
+        mol = next(s for s in ("CO", "CN", "OH") if s in set(e.state.data.lines["species"]))
+        doc = e.browser.spectrum.document
+        doc.add_next_tick_callback(lambda: setattr(e.browser, "min_depth", 0.0))
+        doc.add_next_tick_callback(lambda: setattr(e.browser, "species", [mol]))
+        assert wait_for(lambda: set(e.browser.line_src.data["species"]) == {mol}, 30)
+        browser.close()
+    assert not errors, errors
 
 
 def test_missing_store_message_in_page(serve_app, tmp_path):

@@ -37,7 +37,7 @@ def test_twenty_concurrent_sessions_render(served):
             titles = {m.text for r in session.document.roots for m in r.select({"type": Title}) if m.text}
         finally:
             session.close()
-        assert "Kiel diagram" in titles and any(t.startswith("star ") for t in titles), titles
+        assert any(t.startswith("Kiel diagram") for t in titles) and any(t.startswith("star ") for t in titles), titles
     assert len(sessions) == 20  # the same 20 sessions answered (none was rebuilt)
     # sessions are independent: moving one leaves the others where they were
     first, other = sessions[0], sessions[1]

@@ -70,3 +70,10 @@ def test_cand_is_the_rank_and_an_old_zero_based_link_still_opens(state):
     assert third.candidate == -1 and loc.query_params["cand"] == -1
     third.candidate = 4
     assert loc.query_params["cand"] == 5
+
+
+def test_a_link_with_one_star_reopens_it_and_its_range(state):
+    """``stars=3`` reaches the state as the number 3 (Panel's query parser): the star and the range are kept."""
+    key = state.data.key
+    sync_url(state, Location(search=f"?x0=15210.5&x1=15216.5&stars=3&store={key}"))
+    assert state.stars == [3] and (state.x_start, state.x_end) == (15210.5, 15216.5)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from apps.wavelength_browser import MAX_LINES, star_summary, visible_lines
+from apps.line_depths import MAX_LINES, marker_lines
+from apps.wavelength_browser import star_summary
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "store" / "store.nc"
 
 
 def test_default_star_is_the_showcase_star(app, raw):
@@ -43,14 +48,47 @@ def test_lines_are_not_drawn_across_the_gap(app):
     assert np.isnan(app.browser.flux_src.data["obs"][int(np.flatnonzero(np.isnan(x))[0])])
 
 
-def test_visible_lines_capped_strongest_first():
+def test_markers_are_the_deepest_lines_capped():
     lines = pd.DataFrame({"wavelength": np.linspace(15000, 15100, 200), "species": ["Fe I", "CN"] * 100,
-                          "loggf": np.linspace(-3, 0, 200)})
-    vis = visible_lines(lines, 15000, 15100, [], -5)
-    assert len(vis) == MAX_LINES and vis["loggf"].is_monotonic_decreasing and vis["loggf"].iloc[0] == 0
-    vis = visible_lines(lines, 15070, 15080, ["CN"], -0.8)
-    assert set(vis["species"]) == {"CN"}
-    assert vis["wavelength"].between(15070, 15080).all() and (vis["loggf"] >= -0.8).all()
+                          "loggf": np.linspace(0, -3, 200)})
+    depth = np.linspace(0.0, 0.5, 200)  # the weakest log gf is the deepest line here
+    vis = marker_lines(lines, depth, 15000, 15100, [], 0.01).lines
+    assert len(vis) == MAX_LINES and vis["depth"].is_monotonic_decreasing and vis["depth"].iloc[0] == 0.5
+    choice = marker_lines(lines, depth, 15070, 15080, ["CN"], 0.3)
+    assert set(choice.lines["species"]) == {"CN"} and (choice.lines["depth"] >= 0.3).all()
+    assert choice.lines["wavelength"].between(15070, 15080).all() and choice.note == ""
+
+
+def test_a_species_whose_lines_are_all_too_shallow_says_why():
+    lines = pd.DataFrame({"wavelength": [15001.0, 15002.0, 15003.0], "species": ["Fe I", "CO", "CO"],
+                          "loggf": [-1.0, -5.0, -6.0]})
+    choice = marker_lines(lines, np.array([0.3, 0.004, 0.002]), 15000, 15010, ["CO", "OH"], 0.01)
+    assert choice.lines.empty
+    assert "2 CO line(s) in view are all shallower than 0.01" in choice.note and "deepest 0.004" in choice.note
+    assert "No OH line in 15000.0–15010.0 Å" in choice.note
+    # without expected depths (no line model) the markers fall back to the strongest log gf, and say so
+    fallback = marker_lines(lines, np.full(3, np.nan), 15000, 15010, [], 0.01)
+    assert list(fallback.lines["species"]) == ["Fe I", "CO", "CO"] and "log gf" in fallback.note
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="needs the shipped sample store")
+def test_molecular_markers_shown_for_a_co_candidate(explorer_on):
+    """The sample's rank-2 candidate is a CO feature: its CO lines (log gf < −4, hidden by any usual log gf cut)
+    are marked, chosen by their expected depth at the shown star's labels; and the page says why when a chosen
+    species (H2O, too weak in this warm star) has no marker."""
+    app = explorer_on(SAMPLE.parent)
+    cands = app.state.data.candidates
+    row = int(np.flatnonzero(cands["attributed_species"].astype(str).to_numpy() == "CO")[0])
+    app.state.select_candidate(row)
+    src = app.browser.line_src.data
+    species = list(src["species"])
+    assert "CO" in species
+    co = np.asarray(src["loggf"])[np.asarray(species) == "CO"]
+    assert (co < -4).all()  # a log gf cut of -2 (the old rule) drew none of them
+    assert (np.asarray(src["depth"]) >= app.browser.min_depth).all()
+    app.browser.species = ["H2O"]
+    assert len(app.browser.line_src.data["x"]) == 0
+    assert "H2O line(s) in view are all shallower" in app.browser.lines_note.object
 
 
 def test_line_markers_follow_the_view_and_filters(app):
