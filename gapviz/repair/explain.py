@@ -38,6 +38,7 @@ line explains the feature at all (e.g. an emission feature far from any known li
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from collections.abc import Sequence
 
 import numpy as np
@@ -46,6 +47,7 @@ import xarray as xr
 
 from gapviz.instrument import RESOLUTION, resolution_element
 from gapviz.io.linelist import MOLECULE_D0_EV, parse_species
+from gapviz.repair.damping import WING_ELEMENTS, best_wings, strong_lines_near, wing_outliers
 from gapviz.repair.fits import Fit, bic, chi2, fit_added, fit_recalibrated, saturated
 from gapviz.repair.population import (
     Lines,
@@ -69,11 +71,11 @@ ATTRIBUTED_EXTRA = 1
 #: Two lines of the same species this close (Å) are the same line.
 SAME_LINE_TOLERANCE = 0.01
 LN10 = math.log(10.0)
-CHOICES = ("none", "recalibrated", "added")
-N_PARAM = {"none": 0, "recalibrated": 1, "added": 2}
+CHOICES = ("none", "recalibrated", "added", "damping")
+N_PARAM = {"none": 0, "recalibrated": 1, "added": 2, "damping": 2}
 COLUMNS = ("candidate", "wavelength", "choice", "line_wavelength", "species", "elow_ev", "loggf", "loggf_err",
            "loggf_before", "line_index", "label", "n_stars", "chi2_none", "chi2_added", "chi2_recalibrated",
-           "bic_none", "bic_added", "bic_recalibrated")
+           "chi2_damping", "bic_none", "bic_added", "bic_recalibrated", "bic_damping", "wing_amplitude", "wing_gamma")
 
 
 # --- line tables -----------------------------------------------------------------------------------------------
@@ -126,12 +128,14 @@ def added_hypotheses(candidates: pd.DataFrame, linelist: pd.DataFrame, reference
     return pd.DataFrame(rows)
 
 
-def known_lines(candidates: pd.DataFrame, linelist: pd.DataFrame, resolution: float) -> pd.DataFrame:
-    """Theory lines within MATCH_ELEMENTS of each candidate (column ``cand``; ``line_index`` = row of the list)."""
+def known_lines(candidates: pd.DataFrame, linelist: pd.DataFrame, resolution: float,
+                elements: float = MATCH_ELEMENTS) -> pd.DataFrame:
+    """Theory lines within ``elements`` resolution elements of each candidate (column ``cand``; ``line_index`` =
+    row of the list)."""
     table = linelist.reset_index(drop=True).assign(line_index=np.arange(len(linelist)))
     parts = []
     for i, c in candidates.iterrows():
-        fwhm = MATCH_ELEMENTS * resolution_element(float(c["wavelength"]), resolution)
+        fwhm = elements * resolution_element(float(c["wavelength"]), resolution)
         near = table[(table["wavelength"] - c["wavelength"]).abs() <= fwhm]
         parts.append(near.assign(cand=i))
     return pd.concat(parts, ignore_index=True) if parts else table.iloc[:0].assign(cand=0)
@@ -152,8 +156,9 @@ def _empty_row(c: pd.Series, rank: int) -> dict:
     return {"candidate": rank, "wavelength": float(c["wavelength"]), "choice": "none", "line_wavelength": np.nan,
             "species": "", "elow_ev": np.nan, "loggf": np.nan, "loggf_err": np.nan, "loggf_before": np.nan,
             "line_index": -1, "label": str(c.get("attributed_label", "") or ""), "n_stars": 0,
-            "chi2_none": np.nan, "chi2_added": np.nan, "chi2_recalibrated": np.nan,
-            "bic_none": np.nan, "bic_added": np.nan, "bic_recalibrated": np.nan}
+            "chi2_none": np.nan, "chi2_added": np.nan, "chi2_recalibrated": np.nan, "chi2_damping": np.nan,
+            "bic_none": np.nan, "bic_added": np.nan, "bic_recalibrated": np.nan, "bic_damping": np.nan,
+            "wing_amplitude": np.nan, "wing_gamma": np.nan}
 
 
 Best = tuple[Fit, dict, float]  # a fit, the row fields it fills, its BIC
@@ -206,8 +211,8 @@ def _best_recalibrated(known: Lines, i: int, stars: np.ndarray, data: tuple, n_p
     return best
 
 
-def _explain_one(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines, resolution: float,
-                 offsets: pd.DataFrame, null: Null, detrend: bool) -> dict:
+def _explain_one(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines, wings: tuple[Lines, set],
+                 resolution: float, offsets: pd.DataFrame, null: Null, detrend: bool) -> dict:
     """The table row of candidate ``i`` (row ``c`` of the candidate table)."""
     row = _empty_row(c, int(c["rank"]) if "rank" in c else i + 1)
     sl = window(pop.wavelength, float(c["wavelength"]), resolution)
@@ -224,13 +229,42 @@ def _explain_one(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines
                                                                        detrend),
                                     "added": _best_added(hyp, i, stars, data, max_shift, n_points, null, detrend)}
     row["n_stars"] = int(np.count_nonzero(stars))
+    wing_lines, allowed = wings
+    damped = best_wings(pop, wing_lines, strong_lines_near(wing_lines, i, float(c["wavelength"]), resolution, allowed),
+                        resolution)
+    if damped is not None:
+        fits = _on_wing_window(fits, damped, pop, wing_lines, none, n_points)
     for name, fit in fits.items():
         if fit is not None:
             row[f"chi2_{name}"], row[f"bic_{name}"] = fit[0].chi2, fit[2]
-    choice = min((n for n in CHOICES if fits[n] is not None), key=lambda n: fits[n][2])  # ties: the simpler
+    choice = min((n for n in CHOICES if fits.get(n) is not None), key=lambda n: fits[n][2])  # ties: the simpler
     row["choice"] = choice
     row.update(fits[choice][1])
     return row
+
+
+def _on_wing_window(fits: dict, damped: tuple, pop: Population, wings: Lines, none_narrow: float,
+                    n_narrow: int) -> dict:
+    """Every alternative's χ² and BIC on the wing window (``damping``): the damping fit's own, the others' as
+    χ²(none) there minus their gain in the candidate's window (a Gaussian change does nothing beyond it)."""
+    fit, k, sl = damped
+    stars = np.any(pop.weight[:, sl] > 0, axis=1)
+    weight = pop.weight[stars, sl]
+    n_points = int(np.count_nonzero(weight))
+    none = chi2(pop.obs[stars, sl], weight, pop.theory[stars, sl])
+    out: dict[str, Best | None] = {"none": (Fit(none), {}, none)}
+    for name in ("recalibrated", "added"):
+        if fits[name] is not None:
+            value = none - (none_narrow - fits[name][0].chi2)
+            k_params = round((fits[name][2] - fits[name][0].chi2) / math.log(max(n_narrow, 2)))
+            out[name] = (replace(fits[name][0], chi2=value), fits[name][1], bic(value, k_params, n_points))
+    line = wings.table.iloc[k]
+    out["damping"] = (fit, {"line_wavelength": float(line["wavelength"]), "species": str(line["species"]),
+                            "elow_ev": float(line["elow_ev"]), "loggf": float(line["loggf"]), "loggf_err": np.nan,
+                            "loggf_before": float(line["loggf"]), "line_index": int(line["line_index"]),
+                            "wing_amplitude": fit.value, "wing_gamma": fit.shift},
+                      bic(fit.chi2, N_PARAM["damping"], n_points))
+    return out
 
 
 def _line_pass_row(line: pd.Series, n_points: int, detrend: bool) -> dict:
@@ -258,7 +292,11 @@ def explain_population(pop: Population, candidates: pd.DataFrame, linelist: pd.D
         hyp = Lines.build(added_hypotheses(candidates, linelist, reference, resolution), pop, resolution,
                           calibration)
         known = Lines.build(known_lines(candidates, linelist, resolution), pop, resolution, calibration)
-        rows = [_explain_one(c, i, pop, hyp, known, resolution, offsets, null, detrend)
+        whole = Lines.build(linelist.reset_index(drop=True).assign(line_index=np.arange(len(linelist))), pop,
+                            resolution, calibration)
+        wings = (Lines.build(known_lines(candidates, linelist, resolution, WING_ELEMENTS), pop, resolution,
+                             calibration), wing_outliers(pop, whole, resolution))
+        rows = [_explain_one(c, i, pop, hyp, known, wings, resolution, offsets, null, detrend)
                 for i, c in candidates.iterrows()]
     if len(offsets):
         lone = offsets[significant(offsets) & ~offsets["near_candidate"].to_numpy(bool)]

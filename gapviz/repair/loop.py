@@ -78,7 +78,7 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
                                                   calibration=calibration, resolution=resolution)
         signature = _signature(table)
         same = previous is not None and stopped_changing(previous, signature)
-        repaired = repaired_linelist(linelist, table)
+        repaired = repaired_linelist(linelist, table, resolution)
         theory = repaired_theory(theory_fit, linelist, repaired, pop.wavelength, resolution, calibration)
         fit = TheoryFit(theory, theory_fit.sigma_floor, theory_fit.sigma_max).fit_labels(
             obs, err, method="lm", init=labels)

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from gapviz.errors import GapvizError
+from gapviz.instrument import RESOLUTION
 from gapviz.io.linelist import (
     CSV_COLUMNS,
     MOLECULE_D0_EV,
@@ -67,12 +68,18 @@ EXPLANATION_COLUMNS = ["candidate", "wavelength", "choice", "line_wavelength", "
                        "loggf_err", "loggf_before", "line_index"]
 CHANGES_COLUMNS = ["candidate", "choice", "wavelength", "species", "isotopes", "elow_ev", "loggf", "loggf_before",
                    "loggf_err", "label", "n_stars", "candidate_wavelength", "line_index", "delta_chi2_added",
-                   "delta_chi2_recalibrated", "bic_none", "bic_added", "bic_recalibrated", "bic_gain"]
+                   "delta_chi2_recalibrated", "delta_chi2_damping", "bic_none", "bic_added", "bic_recalibrated",
+                   "bic_damping", "bic_gain", "wing_amplitude", "wing_gamma"]
 #: Two lines of the same species closer than this (Å, vacuum) are the same line.
 SAME_LINE_TOL = 2e-3
+#: Two *added* lines of the same species closer than this many resolution elements (λ/R) explain one feature
+#: twice (two candidates on the same dip, each fitted alone): the one with the larger BIC gain is kept. The
+#: explanations cannot tell lines closer than this apart (``explain.MAX_SHIFT_ELEMENTS``).
+SAME_ADDED_ELEMENTS = 0.5
 _ROUND = {"wavelength": 6, "loggf": 4, "elow_ev": 4, "loggf_before": 4, "loggf_err": 4, "d0_ev": 3,
           "candidate_wavelength": 6, "delta_chi2_added": 4, "delta_chi2_recalibrated": 4, "bic_none": 4,
-          "bic_added": 4, "bic_recalibrated": 4, "bic_gain": 4}
+          "bic_added": 4, "bic_recalibrated": 4, "bic_gain": 4, "delta_chi2_damping": 4, "bic_damping": 4,
+          "wing_amplitude": 5, "wing_gamma": 4}
 
 
 # --- small helpers ---------------------------------------------------------------------------------------
@@ -172,7 +179,8 @@ def _check_explanations(explanations: pd.DataFrame) -> pd.DataFrame:
     return expl
 
 
-def resolve_changes(linelist: pd.DataFrame, explanations: pd.DataFrame) -> tuple[list[dict], list[str], pd.DataFrame]:
+def resolve_changes(linelist: pd.DataFrame, explanations: pd.DataFrame, resolution: float = RESOLUTION
+                    ) -> tuple[list[dict], list[str], pd.DataFrame]:
     """(changes, notes, evidence): one change per line from the explanations.
 
     ``changes``: overlay operations in candidate order, ``{"op": "recalibrate", "candidate", "line_index",
@@ -202,12 +210,13 @@ def resolve_changes(linelist: pd.DataFrame, explanations: pd.DataFrame) -> tuple
             raise GapvizError(f"{what}: loggf = {row['loggf']!r}; expected a finite log gf")
         loggf_err = _num(row["loggf_err"])
         line_wl = _num(row["line_wavelength"])
-        if choice == "recalibrated":
+        if choice in ("recalibrated", "damping"):
             idx_raw = _num(row["line_index"])
             idx = int(idx_raw) if math.isfinite(idx_raw) else -1
             pos = _locate(lines, idx, line_wl, species, _num(row["loggf_before"]), what)
             line = lines.iloc[pos]
-            op = {"op": "recalibrate", "candidate": rank, "line_index": pos, "wavelength": float(line["wavelength"]),
+            op = {"op": "recalibrate" if choice == "recalibrated" else "damping", "candidate": rank, "line_index": pos,
+                  "wavelength": float(line["wavelength"]),
                   "species": species, "isotopes": str(line["isotopes"]) if has_iso else "",
                   "elow_ev": float(line["elow_ev"]), "loggf_before": float(line["loggf"]), "loggf": loggf,
                   "loggf_err": loggf_err}
@@ -220,9 +229,10 @@ def resolve_changes(linelist: pd.DataFrame, explanations: pd.DataFrame) -> tuple
             op = {"op": "add", "candidate": rank, "wavelength": line_wl, "species": species, "isotopes": "",
                   "elow_ev": elow, "loggf": loggf, "loggf_err": loggf_err}
             key = ("add", species, round(line_wl / SAME_LINE_TOL))
+            merge = SAME_ADDED_ELEMENTS * line_wl / resolution
             for other in picked:  # the same added line within the tolerance (not only the same rounding bin)
                 if other[0] == "add" and other[1] == species and \
-                        abs(picked[other][2]["wavelength"] - line_wl) <= SAME_LINE_TOL:
+                        abs(picked[other][2]["wavelength"] - line_wl) <= merge:
                     key = other
                     break
         gain = _gain(row, choice)
@@ -234,8 +244,11 @@ def resolve_changes(linelist: pd.DataFrame, explanations: pd.DataFrame) -> tuple
             "candidate_wavelength": _num(row["wavelength"]), "line_index": op.get("line_index", -1),
             "delta_chi2_added": _num(row.get("chi2_added")) - _num(row.get("chi2_none")),
             "delta_chi2_recalibrated": _num(row.get("chi2_recalibrated")) - _num(row.get("chi2_none")),
+            "delta_chi2_damping": _num(row.get("chi2_damping")) - _num(row.get("chi2_none")),
             "bic_none": _num(row.get("bic_none")), "bic_added": _num(row.get("bic_added")),
-            "bic_recalibrated": _num(row.get("bic_recalibrated")), "bic_gain": gain,
+            "bic_recalibrated": _num(row.get("bic_recalibrated")), "bic_damping": _num(row.get("bic_damping")),
+            "bic_gain": gain, "wing_amplitude": _num(row.get("wing_amplitude")),
+            "wing_gamma": _num(row.get("wing_gamma")),
         }
         if key in picked:
             old_gain, old_rank, _, _ = picked[key]
@@ -283,10 +296,17 @@ def _apply_changes(linelist: pd.DataFrame, changes: list[dict], source: str) -> 
                 loggf[pos] = _num(op["loggf"])
                 err[pos] = _num(op.get("loggf_err"))
                 cand[pos] = int(op["candidate"])
+            elif kind == "damping":
+                pos = _locate(lines, int(op["line_index"]), _num(op["wavelength"]), str(op["species"]),
+                              _num(op["loggf_before"]), what)
+                if change[pos] != "kept":
+                    raise GapvizError(f"{what}: line {pos} ({op['species']} {op['wavelength']:.3f} Å) is changed twice")
+                change[pos] = "damping"
+                cand[pos] = int(op["candidate"])
             elif kind == "add":
                 added.append(op)
             else:
-                raise GapvizError(f"{what}: op {kind!r} unknown; expected 'recalibrate' or 'add'")
+                raise GapvizError(f"{what}: op {kind!r} unknown; expected 'recalibrate', 'damping' or 'add'")
         except (KeyError, TypeError, ValueError) as exc:
             raise GapvizError(f"{what}: malformed change {op!r} ({exc})") from None
     has_iso = "isotopes" in lines.columns
@@ -326,7 +346,8 @@ def _apply_changes(linelist: pd.DataFrame, changes: list[dict], source: str) -> 
     return out.sort_values("wavelength", kind="stable").reset_index(drop=True)
 
 
-def repaired_linelist(linelist: pd.DataFrame, explanations: pd.DataFrame) -> pd.DataFrame:
+def repaired_linelist(linelist: pd.DataFrame, explanations: pd.DataFrame, resolution: float = RESOLUTION
+                      ) -> pd.DataFrame:
     """The whole line list with the explained changes made, sorted by vacuum wavelength.
 
     Columns: ``wavelength,species,loggf,elow_ev,medium`` (+ ``isotopes`` when the list has it), then ``change``
@@ -335,7 +356,7 @@ def repaired_linelist(linelist: pd.DataFrame, explanations: pd.DataFrame) -> pd.
     added lines). Recalibrated lines change log gf in place; added lines are inserted at their wavelength.
     ``.attrs["notes"]``: the duplicates dropped (see the module docstring).
     """
-    changes, notes, _ = resolve_changes(linelist, explanations)
+    changes, notes, _ = resolve_changes(linelist, explanations, resolution)
     out = _apply_changes(linelist, changes, "repair")
     out.attrs["notes"] = notes
     return out
@@ -378,7 +399,7 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
 
 def write_repair(out_dir: str | os.PathLike, linelist: pd.DataFrame, explanations: pd.DataFrame, *,
                  source_path: str | os.PathLike, report: dict, overwrite: bool = False,
-                 line_offsets: pd.DataFrame | None = None) -> dict[str, Path]:
+                 line_offsets: pd.DataFrame | None = None, resolution: float = RESOLUTION) -> dict[str, Path]:
     """Write REPAIR_DIR (see the module docstring); return ``{"linelist", "moog", "changes", "overlay",
     "offsets", "report"}`` -> paths. ``line_offsets``: ``gapviz.repair.recalibrate``'s table of every known line
     checked (written as line_offsets.csv; empty when not given).
@@ -392,7 +413,7 @@ def write_repair(out_dir: str | os.PathLike, linelist: pd.DataFrame, explanation
     source_path = Path(source_path)
     if not source_path.is_file():
         raise GapvizError(f"{source_path}: no such file; expected the source line list the repair was made from")
-    changes, notes, evidence = resolve_changes(linelist, explanations)
+    changes, notes, evidence = resolve_changes(linelist, explanations, resolution)
     repaired = _apply_changes(linelist, changes, "repair")
     repaired.attrs["notes"] = notes
     overlay = overlay_dict(source_path, changes, notes)

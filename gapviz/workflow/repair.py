@@ -149,7 +149,7 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
                                                              calibration=cal, resolution=resolution)
         report["null"] = {"sigma_null": null.sigma, "sigma_null_by_group": null.group_sigma,
                           "n_null_lines": null.n_lines, "n_tested": int(len(offsets))}
-        repaired = repaired_linelist(lines, explanations)
+        repaired = repaired_linelist(lines, explanations, resolution)
         if verify != "none":
             names, flux, err, labels = _labels_and_sample(ds, verify, verify_stars)
             lists = {"original": lines, "repaired": repaired}
@@ -162,7 +162,7 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
                                                   c12_c13=c12_c13, workers=workers, progress=progress)
     report["seconds"] = time.perf_counter() - t0
     paths = write_repair(out, lines, explanations, source_path=lines_path, report=report, overwrite=overwrite,
-                         line_offsets=offsets)
+                         line_offsets=offsets, resolution=resolution)
     return RepairResult(out, paths, explanations, report)
 
 

@@ -237,3 +237,31 @@ def test_no_changes_at_all(tmp_path, source, linelist):
     np.testing.assert_allclose(rep["loggf"], linelist["loggf"])
     assert pd.read_csv(paths["changes"]).empty
     assert json.loads(paths["overlay"].read_text())["changes"] == []
+
+
+def test_two_candidates_adding_one_line_twice_keep_one(linelist):
+    """Two candidates on one dip each fitted the same CO line 0.08 Å apart: one line is added, not two."""
+    rows = pd.DataFrame([
+        _explanation(linelist, 2, "added", wavelength=15040.292, species="CO", loggf=-6.0, elow=0.5, bic_gain=50.0),
+        _explanation(linelist, 17, "added", wavelength=15040.374, species="CO", loggf=-6.1, elow=0.5, bic_gain=20.0),
+        _explanation(linelist, 18, "added", wavelength=15040.374, species="CN", loggf=-2.0, elow=0.5),  # other species
+        _explanation(linelist, 19, "added", wavelength=15041.5, species="CO", loggf=-6.0, elow=0.5),  # 1.6 λ/R away
+    ])
+    changes, notes, _ = resolve_changes(linelist, rows, resolution=22500.0)
+    added = sorted((c["species"], round(c["wavelength"], 3), c["candidate"]) for c in changes)
+    assert added == [("CN", 15040.374, 18), ("CO", 15040.292, 2), ("CO", 15041.5, 19)]
+    assert len(notes) == 1 and "kept candidate 2" in notes[0] and "dropped 17" in notes[0]
+
+
+def test_a_damping_change_marks_the_line_and_keeps_its_log_gf(tmp_path, source, linelist):
+    row = _explanation(linelist, 3, "recalibrated", line=4, loggf=-1.5)
+    row.update(choice="damping", wing_amplitude=0.03, wing_gamma=0.6, chi2_damping=80.0, bic_damping=95.0)
+    rep = repaired_linelist(linelist, pd.DataFrame([row]))
+    changed = rep[rep["change"] != "kept"]
+    assert changed["change"].tolist() == ["damping"] and changed["candidate"].tolist() == [3]
+    assert changed["loggf"].iloc[0] == pytest.approx(linelist["loggf"].iloc[4])
+    paths = write_repair(tmp_path / "rep", linelist, pd.DataFrame([row]), source_path=source, report={})
+    evidence = pd.read_csv(paths["changes"])
+    assert evidence["choice"].tolist() == ["damping"] and evidence["wing_gamma"].iloc[0] == pytest.approx(0.6)
+    again = apply_overlay(source, paths["overlay"])
+    assert again.loc[again["change"] != "kept", "change"].tolist() == ["damping"]
