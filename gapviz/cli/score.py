@@ -13,6 +13,10 @@ def add_parser(sub) -> None:
     p.add_argument("--truth", required=True, metavar="truth.h5")
     p.add_argument("--baseline-store", metavar="DIR",
                    help="a store made with --method baseline (default: compute the baseline on the fly)")
+    p.add_argument("--repair", metavar="REPAIR_DIR",
+                   help="also score a 'gapviz repair' of this store (added, recalibrated and damped lines, label "
+                        "bias after the loop; definitions: gapviz.evaluate.repair_score) and write "
+                        "REPAIR_DIR/score.json")
     p.set_defaults(func=_run)
 
 
@@ -25,4 +29,11 @@ def _run(args) -> int:
     if "baseline_note" in scores:
         print(scores["baseline_note"])
     print(f"wrote {args.store_dir}/score.json")
+    if args.repair:
+        from gapviz.evaluate.repair_score import format_repair_scores, score_store_repair
+
+        repair_scores = score_store_repair(args.store_dir, args.repair, args.truth)
+        print()
+        print(format_repair_scores(repair_scores))
+        print(f"wrote {args.repair}/score.json")
     return 0

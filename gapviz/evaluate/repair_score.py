@@ -20,7 +20,10 @@ Definitions (issue 11's targets; also printed by ``format_repair_scores``):
   matched lines count and the count is given); ``unperturbed_unchanged`` = 1 − (recalibrations of
   unperturbed lines) / (unperturbed theory lines) (the issue's literal figure, over the whole list) and
   ``unperturbed_unchanged_near`` = the same over the unperturbed lines within one resolution element of a
-  candidate (the lines a change was possible for: a stricter figure).
+  candidate (the lines a change was possible for: a stricter figure). With ``line_offsets.csv`` (every known
+  line the repair checked): over the perturbed lines it checked that are deeper than 5 %,
+  ``perturbed_error_median`` = median |change made (0 if none) − (−delta)| and ``perturbed_measured_error``
+  = median |measured residual − (−delta)| (what the line pass saw, significant or not: its floor).
 * **damping**: changes with ``choice == "damping"`` on a line with a finite ``gamvw_true`` count as right.
 * **labels** (when ``report.json`` holds a refit with star ids): per label, the median of refitted − true
   label with the plain theory (``before``) and with the repaired theory (``after``).
@@ -126,6 +129,30 @@ def score_recalibrated(changes: pd.DataFrame, perturbed: pd.DataFrame, linelist:
     return out
 
 
+def score_perturbed_lines(offsets: pd.DataFrame, changes: pd.DataFrame, perturbed: pd.DataFrame) -> dict:
+    """The perturbed lines the line pass checked (deeper than 5 %): the change made and the residual measured."""
+    if offsets.empty or perturbed.empty or "residual" not in offsets:
+        return {}
+    perturbed = perturbed[perturbed["delta_loggf"].to_numpy(float) != 0] if "delta_loggf" in perturbed else perturbed
+    recal = changes[changes["choice"].astype(str) == "recalibrated"]
+    made, measured = [], []
+    for _, line in offsets[offsets["depth"].to_numpy(float) > LOGGF_MIN_DEPTH].iterrows():
+        j = _is_perturbed(float(line["wavelength"]), str(line["species"]), perturbed)
+        if j < 0:
+            continue
+        want = -float(perturbed["delta_loggf"].iloc[j])
+        hit = recal[(np.abs(recal["wavelength"].to_numpy(float) - float(line["wavelength"])) <= SAME_LINE)
+                    & (recal["species"].astype(str) == str(line["species"]))]
+        change = float((hit["loggf"] - hit["loggf_before"]).iloc[0]) if len(hit) else 0.0
+        made.append(abs(change - want))
+        measured.append(abs(float(line["residual"]) - want))
+    if not made:
+        return {}
+    return {"n_perturbed_checked": len(made), "perturbed_error_median": _num(np.median(made)),
+            "perturbed_measured_error": _num(np.nanmedian(measured)),
+            "perturbed_delta_median": _num(np.median(np.abs(perturbed["delta_loggf"].to_numpy(float))))}
+
+
 def score_damping(changes: pd.DataFrame, perturbed: pd.DataFrame) -> dict:
     damp = changes[changes["choice"].astype(str) == "damping"]
     if "gamvw_true" not in perturbed:
@@ -162,12 +189,13 @@ def score_repair(repair_dir: str | os.PathLike, truth_path: str | os.PathLike, *
                  linelist: pd.DataFrame | None = None, candidate_wavelengths: np.ndarray | None = None,
                  resolution: float | None = None) -> dict:
     """All the figures above for ``repair_dir`` (changes.csv, report.json) against ``truth_path``."""
-    from gapviz.repair.outputs import CHANGES_FILE, REPORT_FILE
+    from gapviz.repair.outputs import CHANGES_FILE, OFFSETS_FILE, REPORT_FILE
 
     repair_dir = Path(repair_dir)
     if not (repair_dir / CHANGES_FILE).is_file():
         raise GapvizError(f"{repair_dir}: no {CHANGES_FILE}; expected a folder written by 'gapviz repair'")
     changes = pd.read_csv(repair_dir / CHANGES_FILE)
+    offsets = pd.read_csv(repair_dir / OFFSETS_FILE) if (repair_dir / OFFSETS_FILE).is_file() else pd.DataFrame()
     report = json.loads((repair_dir / REPORT_FILE).read_text()) if (repair_dir / REPORT_FILE).is_file() else {}
     truth = read_truth(truth_path)
     if resolution is None:
@@ -179,6 +207,7 @@ def score_repair(repair_dir: str | os.PathLike, truth_path: str | os.PathLike, *
            "recalibrated": score_recalibrated(changes, truth.perturbed, linelist, candidate_wavelengths,
                                               resolution),
            "damping": score_damping(changes, truth.perturbed),
+           "perturbed_lines": score_perturbed_lines(offsets, changes, truth.perturbed),
            "labels": score_labels(report, truth)}
     verification = report.get("verification", {})
     if "gap_closed" in verification:
@@ -189,6 +218,7 @@ def score_repair(repair_dir: str | os.PathLike, truth_path: str | os.PathLike, *
 
 def format_repair_scores(scores: dict) -> str:
     a, r, d = scores["added"], scores["recalibrated"], scores["damping"]
+    p = scores.get("perturbed_lines") or {}
     lines = ["The repair against the mock's truth (gapviz.evaluate.repair_score):",
              f"  added lines: {a['n_added']}, real {_fmt(a['added_real'])}; recall of removed lines deeper than "
              f"2 %: {_fmt(a['added_recall'])} ({a['n_recovered']}/{a['n_removed_deeper_2pc']})",
@@ -201,6 +231,10 @@ def format_repair_scores(scores: dict) -> str:
              f"  unperturbed lines left unchanged: {_fmt(r.get('unperturbed_unchanged'))} of the list, "
              f"{_fmt(r.get('unperturbed_unchanged_near'))} of the {r.get('n_unperturbed_near', '-')} near a "
              "candidate",
+             *([f"  perturbed lines deeper than 5 % checked: {p['n_perturbed_checked']}; median |error| of the change "
+                f"made {_fmt(p['perturbed_error_median'])} dex, of the residual measured "
+                f"{_fmt(p['perturbed_measured_error'])} dex (|Δ log gf| given: median "
+                f"{_fmt(p['perturbed_delta_median'])})"] if p else []),
              f"  damping changes: {d['n_damping']} ({d.get('n_damping_right', 0)} right; {d['n_damped_true']} "
              "damping errors in the truth)"]
     if "gap_closed" in scores:
@@ -210,3 +244,23 @@ def format_repair_scores(scores: dict) -> str:
         for name, v in scores["labels"].items():
             lines.append(f"    {name:8s} {_fmt(v.get('before')):>10s} → {_fmt(v.get('after')):>10s}")
     return "\n".join(lines)
+
+
+def score_store_repair(store_dir: str | os.PathLike, repair_dir: str | os.PathLike, truth_path: str | os.PathLike,
+                       write: bool = True) -> dict:
+    """``score_repair`` with the store's theory list and candidates; writes REPAIR_DIR/score.json."""
+    from gapviz.files import atomic_write_text
+    from gapviz.io.linelist import read_linelist
+    from gapviz.store import open_store, store_candidates
+
+    report_path = Path(repair_dir) / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    with open_store(store_dir) as ds:
+        candidates = store_candidates(ds)
+        lines_path = report.get("linelist") or ds.attrs.get("linelist_path", "")
+    linelist = read_linelist(lines_path) if lines_path and Path(lines_path).is_file() else None
+    out = score_repair(repair_dir, truth_path, linelist=linelist,
+                       candidate_wavelengths=candidates["wavelength"].to_numpy(float) if len(candidates) else None)
+    if write:
+        atomic_write_text(Path(repair_dir) / "score.json", json.dumps(out, indent=2) + "\n")
+    return out
