@@ -38,8 +38,8 @@ line explains the feature at all (e.g. an emission feature far from any known li
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,12 @@ import xarray as xr
 
 from gapviz.instrument import RESOLUTION, resolution_element
 from gapviz.io.linelist import MOLECULE_D0_EV, parse_species
-from gapviz.repair.damping import WING_ELEMENTS, best_wings, strong_lines_near, wing_outliers
+from gapviz.repair.damping import (
+    WING_ELEMENTS,
+    best_wings,
+    strong_lines_near,
+    wing_outliers,
+)
 from gapviz.repair.fits import Fit, bic, chi2, fit_added, fit_recalibrated, saturated
 from gapviz.repair.population import (
     Lines,

@@ -29,8 +29,8 @@ import torch
 
 from gapviz.adapt.theory_fit import TheoryFit
 from gapviz.errors import GapvizError
+from gapviz.repair.changes import repaired_linelist
 from gapviz.repair.explain import explain_population
-from gapviz.repair.outputs import repaired_linelist
 from gapviz.repair.population import Population
 from gapviz.repair.refit import repaired_theory
 

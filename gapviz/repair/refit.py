@@ -54,7 +54,7 @@ def _line_model(lines: pd.DataFrame, wavelength, names, resolution, calibration)
 def repaired_theory(theory_fit, linelist: pd.DataFrame, repaired: pd.DataFrame, wavelength: np.ndarray,
                     resolution: float, calibration: str | None) -> RepairedTheory:
     """The repaired theory for ``theory_fit``'s emulator from the original and the repaired list
-    (``gapviz.repair.outputs.repaired_linelist``: column ``change``)."""
+    (``gapviz.repair.changes.repaired_linelist``: column ``change``)."""
     names = theory_fit.label_names
     change = repaired["change"].astype(str)
     added = repaired.loc[change == "added"]

@@ -97,8 +97,9 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
            stars: int = STARS, iterate: int = 1, c12_c13: float | None = None, workers: int = 1,
            overwrite: bool = False, progress: bool = True) -> RepairResult:
     """Explain (and, with the store's theory.pt, refit labels ``iterate`` times), write and verify (module doc)."""
+    from gapviz.repair.changes import repaired_linelist
     from gapviz.repair.explain import explain_population
-    from gapviz.repair.outputs import repaired_linelist, write_repair
+    from gapviz.repair.outputs import write_repair
     from gapviz.repair.population import load_population
     from gapviz.repair.verify import verify as verify_lists
 
