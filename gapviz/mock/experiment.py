@@ -9,71 +9,37 @@ One seed gives the same data: every random step draws from its own child of ``Se
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gapviz.errors import GapvizError
-from gapviz.instrument import RESOLUTION
 from gapviz.io.spectra import Spectra, write_spectra
-from gapviz.labels import DEFAULT_LABELS
 from gapviz.mock import missing
-from gapviz.mock.effects import ObservingEffects, observe
+from gapviz.mock.config import (  # noqa: F401  (GRIDS, PHYSICS, default_linelist_paths: re-exported)
+    GRIDS,
+    PHYSICS,
+    MockConfig,
+    check_config,
+    command_line,
+    default_linelist_paths,
+    grid_wavelength,
+)
+from gapviz.mock.effects import observe
 from gapviz.mock.population import latin_hypercube, observed_population
 from gapviz.mock.truth import Truth, write_truth
 from gapviz.stats import chi2nu
 
 #: The reference giant at which truth depths are quoted: teff 4700 K, logg 2.5, solar abundances.
 REFERENCE_STAR: dict[str, float] = {"teff": 4700.0, "logg": 2.5}
-GRIDS = ("sample", "apogee")
-PHYSICS = ("linemodel", "sme")
 #: Stored precision (flux units): far below any noise (observed σ >= 1e-3) or emulator error, and it lets
 #: gzip pack the files ~2x tighter (float32 noise bits do not compress).
 SYNTHETIC_STEP = 2.0**-20
 OBSERVED_STEP = 2.0**-17
 ERR_BITS = 10  # flux_err kept to 2^-10 relative (0.1 %)
 OUTPUT_FILES = ("synthetic.h5", "observed.h5", "linelist.csv", "reference_linelist.csv", "truth.h5")
-
-
-@dataclass
-class MockConfig:
-    """Settings of one mock experiment (see ``gapviz mock --help`` for the command-line names).
-
-    missing_fraction: fraction of the eligible lines removed from the theory, per species. Eligible ("strong
-    but not famous"): the deepest central depth over the observed stars lies in (depth_threshold, max_depth].
-    A real theory misses weak-to-moderate lines, not the famous deep ones: on the sample grid (seed 42)
-    max_depth 0.25 leaves 18 % of the reference giant's pixels > 2 % off (tuned Kurucz models vs. the Sun and
-    Arcturus: 12 %, gapviz.io.grids.aspcap_payne_mask) and a median χ²ν of 4.7 for the observed stars against
-    the theory at their true labels; max_depth 1 removes from every strong line (median χ²ν ≈ 40).
-    loggf_scatter: σ (dex) of log gf errors given to perturb_fraction of the other strong
-    lines (0 = off); resolution: the theory's λ/Δλ; wavelength: a vacuum Å grid overriding ``grid``.
-    """
-
-    out_dir: Path
-    n_synthetic: int = 2000
-    n_observed: int = 2000
-    missing_fraction: float = 0.3
-    loggf_scatter: float = 0.0
-    perturb_fraction: float = 0.1
-    seed: int = 0
-    grid: str = "sample"
-    resolution: float = RESOLUTION
-    effects: ObservingEffects = field(default_factory=ObservingEffects)
-    depth_threshold: float = 0.02
-    max_depth: float = 0.25
-    label_names: tuple[str, ...] = DEFAULT_LABELS
-    linelist_paths: Sequence[Path] | None = None
-    wavelength: np.ndarray | None = None
-    overwrite: bool = False
-    command: str = ""
-    physics: str = "linemodel"
-    damping_fraction: float = 0.0
-    workers: int = 1
-    progress: bool = True
 
 
 @dataclass
@@ -95,60 +61,6 @@ class MockResult:
             f"at some observed star; removed {len(self.removed)} ({sp}); perturbed {len(self.perturbed)}; "
             f"median chi2nu(observed vs theory at true labels) = {np.nanmedian(self.chi2nu_theory_true):.2f}"
         )
-
-
-def default_linelist_paths() -> list[Path]:
-    """The shipped linemake lists (``data_samples/linelists/*.moog[.gz]`` or ``*.csv`` beside the package)."""
-    root = Path(__file__).resolve().parents[2] / "data_samples" / "linelists"
-    paths = sorted(p for p in root.glob("*") if p.name.endswith((".moog", ".moog.gz", ".csv", ".csv.gz")))
-    if not paths:
-        raise GapvizError(f"{root}: no line lists found (expected linemake *.moog or *.moog.gz files); pass --linelist")
-    return paths
-
-
-def check_config(cfg: MockConfig) -> None:
-    """Raise GapvizError for settings that cannot make an experiment, before any work is done."""
-    if cfg.n_synthetic < 1 or cfg.n_observed < 1:
-        raise GapvizError(f"--n-synthetic and --n-observed must be >= 1, got {cfg.n_synthetic} and {cfg.n_observed}")
-    if not 0.0 <= cfg.missing_fraction <= 1.0:
-        raise GapvizError(f"--missing-fraction must be in [0, 1], got {cfg.missing_fraction}")
-    if not 0.0 <= cfg.depth_threshold < cfg.max_depth:
-        raise GapvizError(f"--max-depth must exceed the 2 % strong-line threshold, got {cfg.max_depth}")
-    if not 0.0 <= cfg.perturb_fraction <= 1.0:
-        raise GapvizError(f"perturb_fraction must be in [0, 1], got {cfg.perturb_fraction}")
-    if not cfg.loggf_scatter >= 0.0:
-        raise GapvizError(f"--loggf-scatter must be >= 0 dex, got {cfg.loggf_scatter}")
-    lo, hi = cfg.effects.snr_range
-    if not 0.0 < lo <= hi:
-        raise GapvizError(f"--snr-range LO HI needs 0 < LO <= HI, got {lo} {hi}")
-    if not (cfg.resolution > 0 and cfg.effects.resolution_observed > 0):
-        raise GapvizError(
-            f"resolutions must be > 0, got theory {cfg.resolution}, observed {cfg.effects.resolution_observed}"
-        )
-    if cfg.physics not in PHYSICS:
-        raise GapvizError(f"--physics must be one of {PHYSICS}, got {cfg.physics!r}")
-    if not 0.0 <= cfg.damping_fraction <= 1.0:
-        raise GapvizError(f"--damping-fraction must be in [0, 1], got {cfg.damping_fraction}")
-    if cfg.damping_fraction and cfg.physics != "sme":
-        raise GapvizError("--damping-fraction needs --physics sme (LineModel has no line wings to get wrong)")
-    if cfg.workers < 1:
-        raise GapvizError(f"--workers must be >= 1, got {cfg.workers}")
-    if cfg.grid not in GRIDS and cfg.wavelength is None:
-        raise GapvizError(f"--grid must be one of {GRIDS}, got {cfg.grid!r}")
-    out = Path(cfg.out_dir)
-    if out.exists() and not out.is_dir():
-        raise GapvizError(f"{out}: exists and is not a directory; OUT_DIR must be a directory to create")
-    if out.is_dir() and any(out.iterdir()) and not cfg.overwrite:
-        raise GapvizError(f"{out}: already exists and is not empty; pass --overwrite to replace its mock files")
-
-
-def grid_wavelength(cfg: MockConfig) -> np.ndarray:
-    """The experiment's vacuum Å grid: ``cfg.wavelength`` or the named shipped grid."""
-    from gapviz.io import grids
-
-    if cfg.wavelength is not None:
-        return np.asarray(cfg.wavelength, dtype=np.float64)
-    return grids.sample_wavelength() if cfg.grid == "sample" else grids.aspcap_wavelength()
 
 
 def _batched(fn: Callable[[np.ndarray], np.ndarray], labels: np.ndarray, batch: int = 256) -> list[np.ndarray]:
@@ -182,21 +94,6 @@ def quantise_relative(x: np.ndarray, bits: int) -> np.ndarray:
     """``x`` rounded to ``bits`` significant binary digits (relative precision 2^-bits); inf stays inf."""
     mantissa, exponent = np.frexp(np.asarray(x, dtype=np.float64))
     return np.ldexp(np.round(mantissa * 2.0**bits) / 2.0**bits, exponent)
-
-
-def command_line(cfg: MockConfig) -> str:
-    """The ``gapviz mock`` command that reproduces ``cfg`` (for provenance)."""
-    lo, hi = cfg.effects.snr_range
-    args = [
-        "gapviz", "mock", str(cfg.out_dir),
-        "--n-synthetic", str(cfg.n_synthetic), "--n-observed", str(cfg.n_observed),
-        "--missing-fraction", repr(cfg.missing_fraction), "--max-depth", repr(cfg.max_depth),
-        "--loggf-scatter", repr(cfg.loggf_scatter), "--snr-range", repr(lo), repr(hi),
-        "--seed", str(cfg.seed), "--grid", cfg.grid, "--resolution-observed", repr(cfg.effects.resolution_observed),
-    ]
-    if cfg.physics != "linemodel":
-        args += ["--physics", cfg.physics, "--damping-fraction", repr(cfg.damping_fraction)]
-    return shlex.join(args)
 
 
 def _default_factory(physics: str = "linemodel"):

@@ -68,29 +68,33 @@ from torch import nn
 
 from gapviz.errors import GapvizError
 from gapviz.instrument import RESOLUTION, lsf_sigma
-from gapviz.io.linelist import ATOMIC_NUMBER, parse_species
-from gapviz.labels import DEFAULT_LABELS, LABELS, label_info
-from gapviz.theory.abundances import element_constants, partition_functions
+from gapviz.io.linelist import ATOMIC_NUMBER
+from gapviz.labels import DEFAULT_LABELS, LABELS
 from gapviz.theory.calibration import group_terms, isotope_offsets, load_calibration
-from gapviz.theory.profiles import C_KMS, binned_profile_matrix, doppler_b, saturate, saturation_factor
+from gapviz.theory.linetables import (  # noqa: F401  (constants re-exported: the docstring above names them)
+    ATOMISATION_EXTRA_EV,
+    CALIBRATION,
+    CHI_STEP,
+    LOG_U_RATIO_PER_BOND,
+    excitation_columns,
+    species_groups,
+)
+from gapviz.theory.profiles import (
+    C_KMS,
+    binned_profile_matrix,
+    doppler_b,
+    saturate,
+    saturation_factor,
+)
 
 LN10 = math.log(10.0)
 MOLECULE_LAYER = 0.85  # T(molecules) / teff
-LOG_U_RATIO_PER_BOND = -1.5  # log10(U_A U_B / U_AB) per bond: CO at 4000 K (U_C U_O ≈ 81, U_CO ≈ 2700)
 MOLECULE_U_POWER = 2.0  # U_mol ∝ T^2 (rotation × vibration), which spreads molecules over more levels when hot
-#: extra bond energy (eV) to add to the line list's D0 to get the atomisation energy of polyatomics
-ATOMISATION_EXTRA_EV = {"H2O": 4.411}
-#: log10 opacity constants: "atoms" for every atomic line, one per molecule (see module docstring)
-CALIBRATION: dict[str, float] = {
-    "atoms": 14.442, "CO": 18.73, "OH": 19.131, "CN": 16.679, "C2": 23.642, "HF": 20.439, "HCl": 22.372,
-    "H2O": 17.426, "FeH": 16.91, "molecules": 12.0,  # "molecules": any other molecule (CH, TiO, ...)
-}
 DEFAULT_LABEL_BOX: dict[str, tuple[float, float]] = {
     "teff": (3000.0, 7000.0), "logg": (-0.5, 5.5), "fe_h": (-2.5, 0.75), "x_fe": (-1.0, 1.5),
 }
 REFERENCE_WAVELENGTH = 16000.0  # Å, where the λ² term is normalised
 TYPICAL_MASS = 28.0  # u, of the Doppler width used for saturation (Si, CO)
-CHI_STEP = 0.04  # eV, excitation-energy node spacing of the binned profile matrix
 
 
 def _softplus10(x: torch.Tensor) -> torch.Tensor:
@@ -179,134 +183,59 @@ class LineModel(nn.Module):
     def _build_tables(self, lines: pd.DataFrame, microturbulence: float, broadening_teff: float) -> None:
         """Per-line constants, the group (atom+ion or molecule) each line belongs to, and per-group constants."""
         self.linelist = lines
-        atoms, ions, mols = [], [], []
-        for s in lines["species"]:
-            try:
-                a, i, m = parse_species(s)
-            except ValueError as exc:
-                raise GapvizError(f"LineModel: line list: {exc}") from None
-            atoms.append(a), ions.append(i), mols.append(m)
-        d0 = lines["d0_ev"].to_numpy(float) if "d0_ev" in lines else np.full(len(lines), np.nan)
-        keys = [(s if m else f"{a[0]}:{min(i, 1)}") for s, a, i, m in zip(lines["species"], atoms, ions, mols)]
-        group_keys = list(dict.fromkeys(keys))
-        gindex = {k: j for j, k in enumerate(group_keys)}
-        self.elements = sorted({e for a in atoms for e in a}, key=ATOMIC_NUMBER.get)
-        eindex = {e: j for j, e in enumerate(self.elements)}
-        consts = {e: element_constants(e) for e in self.elements}
-        ne, ng = len(self.elements), len(group_keys)
-
-        # element abundances: [X/H] = labels @ abund_matrix
-        amat = np.zeros((len(self.label_names), ne))
-        for e, j in eindex.items():
-            if e in ("H", "He"):
-                continue
-            for k, name in enumerate(self.label_names):
-                el = label_info(name).element
-                if name == "fe_h" or (el == e and name != "fe_h"):
-                    amat[k, j] = 1.0
-        solar = np.array([consts[e][0] for e in self.elements])
-
-        # groups: atoms (element, ion) and molecules
-        first = {k: keys.index(k) for k in group_keys}
-        is_mol = np.array([mols[first[k]] for k in group_keys])
-        g_elem, g_ion, g_chi_ion = np.zeros(ng, dtype=int), np.zeros(ng), np.zeros(ng)
-        g_log_u = np.zeros((ng, 2))  # log10 (U_I, U_II)
-        stoich = np.zeros((ne, ng))
-        g_logk0, g_d0, calib = np.zeros(ng), np.zeros(ng), np.zeros(ng)
-        pmin_idx = np.zeros((ng, 3), dtype=int)
-        pmin_off = np.full((ng, 3), -np.inf)  # padding: log_p - (-inf) = +inf never wins the min
-        for k, j in gindex.items():
-            line0 = first[k]
-            a = atoms[line0]
-            if not is_mol[j]:
-                g_elem[j] = eindex[a[0]]
-                g_ion[j] = min(ions[line0], 1)
-                g_chi_ion[j] = consts[a[0]][1]
-                g_log_u[j] = np.log10(partition_functions(a[0]))
-                calib[j] = CALIBRATION["atoms"]
-                continue
-            counts: dict[str, int] = {}
-            for e in a:
-                counts[e] = counts.get(e, 0) + 1
-            for slot, (e, c) in enumerate(list(counts.items())[:3]):
-                stoich[eindex[e], j] = c
-                pmin_idx[j, slot] = eindex[e]
-                pmin_off[j, slot] = math.log10(c)
-            masses = [consts[e][2] for e in a]
-            mu = float(np.prod(masses) / np.sum(masses)) if len(a) == 2 else float(np.sum(masses))
-            nbond = len(a) - 1
-            g_logk0[j] = nbond * (4.414 + LOG_U_RATIO_PER_BOND) + 1.5 * math.log10(mu)
-            if not np.isfinite(d0[line0]):
-                raise GapvizError(f"LineModel: line list: molecule {k} has no dissociation energy d0_ev")
-            g_d0[j] = d0[line0] + ATOMISATION_EXTRA_EV.get(k, 0.0)
-            calib[j] = CALIBRATION.get(k, CALIBRATION["molecules"])
-        self.group_keys = group_keys
-        nbond = [len(atoms[first[k]]) - 1 if is_mol[j] else 0 for k, j in gindex.items()]
+        g = species_groups(lines, self.label_names)  # gapviz.theory.linetables
+        self.elements, self.group_keys = g.elements, g.group_keys
         t = lambda x: torch.as_tensor(np.asarray(x), dtype=self.dtype)  # noqa: E731
-        self._is_mol = torch.as_tensor(is_mol)
-        self._amat, self._solar = t(amat), t(solar)
-        self._g_elem, self._g_ion, self._g_chi_ion = torch.as_tensor(g_elem), t(g_ion), t(g_chi_ion)
+        self._is_mol = torch.as_tensor(g.is_mol)
+        self._amat, self._solar = t(g.amat), t(g.solar)
+        self._g_elem, self._g_ion, self._g_chi_ion = torch.as_tensor(g.elem), t(g.ion), t(g.chi_ion)
         # Saha's log(2 U_II / U_I) and the Boltzmann 1/U of the line's own stage
-        self._g_log_saha_u = t(math.log10(2.0) + g_log_u[:, 1] - g_log_u[:, 0])
-        self._g_log_u = t(np.where(g_ion > 0, g_log_u[:, 1], g_log_u[:, 0]))
-        self._stoich, self._g_logk0, self._g_d0, self._calib = t(stoich), t(g_logk0), t(g_d0), t(calib)
-        self._pmin_idx, self._pmin_off = torch.as_tensor(pmin_idx), t(pmin_off)
-        self._nbond = t(nbond)
+        self._g_log_saha_u = t(math.log10(2.0) + g.log_u[:, 1] - g.log_u[:, 0])
+        self._g_log_u = t(np.where(g.ion > 0, g.log_u[:, 1], g.log_u[:, 0]))
+        self._stoich, self._g_logk0, self._g_d0, self._calib = t(g.stoich), t(g.logk0), t(g.d0), t(g.calib)
+        self._pmin_idx, self._pmin_off = torch.as_tensor(g.pmin_idx), t(g.pmin_off)
+        self._nbond = t(g.nbond)
         if self.calibration is not None:
-            self._cal_np = group_terms(self.calibration, group_keys, list(is_mol))
+            self._cal_np = group_terms(self.calibration, g.group_keys, list(g.is_mol))
             self._cal_terms = t(self._cal_np)
 
         # per-line constants: intrinsic τ0 ∝ gf λ² / b; weak-line observed peak τ0 b / (√2 σ) ∝ gf λ² / σ
         wl = lines["wavelength"].to_numpy(float)
-        b = doppler_b(wl, np.array([sum(consts[e][2] for e in a) for a in atoms]), broadening_teff, microturbulence)
+        b = doppler_b(wl, g.line_mass, broadening_teff, microturbulence)
         self.line_sigma = np.sqrt(b**2 / 2.0 + lsf_sigma(wl, self.resolution) ** 2)  # Å
         b_typ = doppler_b(REFERENCE_WAVELENGTH, TYPICAL_MASS, broadening_teff, microturbulence)
         sigma_typ = math.sqrt(b_typ**2 / 2.0 + lsf_sigma(REFERENCE_WAVELENGTH, self.resolution) ** 2)
         self._log_k = math.log10(math.sqrt(2.0) * sigma_typ / b_typ)  # observed / intrinsic width
         if self.calibration is not None:
             self._log_k += self.calibration["log_k_shift"]
-        chi_eff = lines["elow_ev"].to_numpy(float) / np.where(mols, MOLECULE_LAYER, 1.0)
+        chi_eff = lines["elow_ev"].to_numpy(float) / np.where(g.line_is_mol, MOLECULE_LAYER, 1.0)
         b_ref = REFERENCE_WAVELENGTH * 1.5 / C_KMS
         base = lines["loggf"].to_numpy(float) + np.log10(
             (wl / REFERENCE_WAVELENGTH) ** 2 * b_ref / (math.sqrt(2.0) * self.line_sigma)
         )
         if self.calibration is not None:
             base = base + isotope_offsets(lines, self.calibration["c12_c13"])
-        self._base_np, self._chi_np, self._group_np = base, chi_eff, np.array([gindex[k] for k in keys])
+        self._base_np, self._chi_np, self._group_np = base, chi_eff, g.line_group
         self._base, self._chi = t(base), t(chi_eff)
         if self.calibration is not None:  # excitation scale: 10^(−θ χ (1 + chi_scale_s))
             self._chi = t(chi_eff * (1.0 + self._cal_np[self._group_np, 4]))
         self._line_group = torch.as_tensor(self._group_np)
 
     def _build_profiles(self, nsigma: float) -> None:
-        """Sum lines into (species group, excitation node) columns: one strength per column per star.
-
-        A line at χ between nodes χ_j < χ < χ_j+1 goes to both with linear weights, which interpolates
-        10^(−θ χ) to better than 1 % (node step ``CHI_STEP``; θ ≤ 2).
-        """
-        pos = self._chi_np / CHI_STEP
-        node = np.floor(pos).astype(np.int64)
-        frac = pos - node
-        nnode = int(node.max()) + 2
-        keys = np.concatenate([self._group_np * nnode + node, self._group_np * nnode + node + 1])
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        col0, col1 = inverse[: node.size], inverse[node.size:]
-        scale = np.full(uniq.size, -np.inf)  # per column: log10 of its largest line amplitude, for float32 range
-        np.maximum.at(scale, col0, self._base_np)
-        np.maximum.at(scale, col1, self._base_np)
-        w0 = (1.0 - frac) * 10.0 ** (self._base_np - scale[col0])
-        w1 = frac * 10.0 ** (self._base_np - scale[col1])
+        """The sparse (ncolumn, npix) profile matrix of the lines summed into (species group, excitation node)
+        columns (``linetables.excitation_columns``): one strength per column per star."""
+        c = excitation_columns(self._chi_np, self._group_np, self._base_np)
         self._profiles = binned_profile_matrix(
             self.wavelength, self.linelist["wavelength"].to_numpy(float), self.line_sigma, nsigma,
-            (col0, col1), (w0, w1), uniq.size, self.dtype,
+            (c.col0, c.col1), (c.w0, c.w1), c.scale.size, self.dtype,
         )
         t = lambda x: torch.as_tensor(np.asarray(x), dtype=self.dtype)  # noqa: E731
-        self._col_group = torch.as_tensor(uniq // nnode)
-        col_chi = (uniq % nnode) * CHI_STEP
+        self._col_group = torch.as_tensor(c.group)
+        col_chi = c.chi
         if self.calibration is not None:
-            col_chi = col_chi * (1.0 + self._cal_np[uniq // nnode, 4])
+            col_chi = col_chi * (1.0 + self._cal_np[c.group, 4])
         self._col_chi = t(col_chi)
-        self._col_scale = t(scale)
+        self._col_scale = t(c.scale)
 
     def _strong_enough(self, box: dict[str, tuple[float, float]], min_depth: float) -> np.ndarray:
         """(nline,) bool: the line's central depth exceeds ``min_depth`` somewhere in ``box``."""
