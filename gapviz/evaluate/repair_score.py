@@ -11,7 +11,9 @@ Definitions (issue 11's targets; also printed by ``format_repair_scores``):
   naming the commonest true species for every one (the level to beat); ``loggf_error_median`` = median
   |log gf − true log gf| over real added lines with the right species whose match is deeper than 5 %; and
   ``loggf_pull_std`` = the robust σ of (log gf − true) / loggf_err over the same lines (1 when the quoted
-  errors are honest).
+  errors are honest); ``strength_error_median`` = the same median for the line's strength at the mock's
+  reference giant, log gf − θ χ_low with θ = 5040/4700 (log gf trades against χ_low, which an added line
+  from the finder's attribution has on a coarse grid).
 * **recalibrated lines** (``choice == "recalibrated"``): the truth's ``/perturbed`` lines carry a log gf
   off by ``delta_loggf`` in the theory's list, so the right change is −delta_loggf. A recalibration is
   *of a perturbed line* when it changes a line of ``/perturbed`` (same species within 0.01 Å);
@@ -45,6 +47,8 @@ from gapviz.stats import robust_sigma
 
 #: Removed lines deeper than this (depth at the reference star) count for the log gf figures.
 LOGGF_MIN_DEPTH = 0.05
+#: θ = 5040 / teff of the mock's reference giant (teff 4700 K).
+THETA_REF = 5040.0 / 4700.0
 #: A recalibration changes a perturbed line when one of the same species lies this close (Å).
 SAME_LINE = 0.01
 
@@ -78,6 +82,9 @@ def score_added(changes: pd.DataFrame, removed: pd.DataFrame, resolution: float)
     err = added["loggf_err"].to_numpy(float)[real][sel] if "loggf_err" in added else np.full(dlog.size, np.nan)
     pull = dlog / err
     pull = pull[np.isfinite(pull)]
+    chi = added["elow_ev"].to_numpy(float)[real][sel] - removed["elow_ev"].to_numpy(float)[match[real]][sel] \
+        if "elow_ev" in added and "elow_ev" in removed else np.full(dlog.size, np.nan)
+    dstrength = dlog - THETA_REF * chi
     return {"n_added": int(aw.size), "n_added_real": int(real.sum()),
             "added_real": _num(real.mean()) if aw.size else None,
             "n_removed_deeper_2pc": int(target.sum()), "n_recovered": int(recovered.sum()),
@@ -89,7 +96,8 @@ def score_added(changes: pd.DataFrame, removed: pd.DataFrame, resolution: float)
             "n_loggf_lines": int(dlog.size),
             "loggf_error_median": _num(np.median(np.abs(dlog))) if dlog.size else None,
             "loggf_bias_median": _num(np.median(dlog)) if dlog.size else None,
-            "loggf_pull_std": _num(robust_sigma(pull)) if pull.size > 2 else None}
+            "loggf_pull_std": _num(robust_sigma(pull)) if pull.size > 2 else None,
+            "strength_error_median": _num(np.nanmedian(np.abs(dstrength))) if dstrength.size else None}
 
 
 def _is_perturbed(w: float, species: str, perturbed: pd.DataFrame) -> int:
@@ -225,7 +233,8 @@ def format_repair_scores(scores: dict) -> str:
              f"  species right: {_fmt(a['species_accuracy'])} (commonest-species guess {_fmt(a['species_chance'])});"
              f" balanced {_fmt(a['species_balanced'])} (chance {_fmt(a['species_balanced_chance'])})",
              f"  log gf of added lines deeper than 5 %: median |error| {_fmt(a['loggf_error_median'])} dex, "
-             f"bias {_fmt(a['loggf_bias_median'])} ({a['n_loggf_lines']} lines); pull σ {_fmt(a['loggf_pull_std'])}",
+             f"bias {_fmt(a['loggf_bias_median'])} ({a['n_loggf_lines']} lines); pull σ {_fmt(a['loggf_pull_std'])}; "
+             f"strength (log gf − θχ) {_fmt(a.get('strength_error_median'))} dex",
              f"  recalibrated: {r['n_recalibrated']}, of perturbed lines {r['n_recal_of_perturbed']} "
              f"(of {r['n_perturbed']}); median |Δlog gf error| {_fmt(r['recal_error_median'])} dex",
              f"  unperturbed lines left unchanged: {_fmt(r.get('unperturbed_unchanged'))} of the list, "
