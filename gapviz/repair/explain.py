@@ -1,8 +1,8 @@
-"""Explain each candidate as a line-list change: a line the list lacks, a known line's wrong log gf, or nothing.
+"""Explain each candidate as a line-list change: a line the list lacks, a wrong log gf, wrong damping, or nothing.
 
 ``explain_candidates(store, linelist, reference=...)`` fits, for every candidate of a store written by
-``gapviz find``, three alternatives to the observed flux of a population of stars (each star at its fitted
-labels, all stars at once), in a window of ±``WINDOW_ELEMENTS`` resolution elements (FWHM = λ/R) around the
+``gapviz find``, the alternatives below to the observed flux of a population of stars (each star at its fitted
+labels, all stars at once), in a window of ±``population.WINDOW_ELEMENTS`` resolution elements (FWHM = λ/R) around the
 candidate:
 
 * **none**: model = flux_theory (0 parameters);
@@ -16,23 +16,30 @@ candidate:
   attributed line counting one parameter more (``ATTRIBUTED_EXTRA``: its χ was chosen from a grid by the
   finder on the same stars) than a reference line, whose species and χ are given: its BIC is χ² + 3 ln n.
   Saturation of the added line is ignored (weak-to-moderate features): τ → flux only through the exp.
-* **recalibrated** (1 parameter Δ = log gf change, ``DELTA_RANGE``): for each of the ``N_KNOWN`` strongest
+* **recalibrated** (1 parameter Δ = log gf change, ``fits.DELTA_RANGE``): for each of the ``N_KNOWN`` strongest
   theory lines within one resolution element, model = flux_theory × exp(−(10^Δ − 1) τ_known(labels) g), with
   τ_known the line's weak-line peak optical depth at its listed log gf. Both signs: an emission-like residual
-  at a known line is a line the theory makes too strong. The best χ² wins. Δ is bounded: a list's log gf is
-  rarely off by more than a dex upwards (a far stronger line is another line), and −2 dex is a line that
-  is not there.
+  at a known line is a line the theory makes too strong. Only lines whose log gf the line pass found wrong
+  against the other lines (``recalibrate``: |z| > Z_CHANGE) may be recalibrated: an emission feature at a
+  line whose log gf is as right as its neighbours' is instrumental (e.g. another line-spread function) and
+  stays "none". The best χ² wins.
+* **damping** (2 parameters): a strong known line within ``damping.WING_ELEMENTS`` whose wings stand out
+  from the other strong lines' gets a wing template fitted (``gapviz.repair.damping``); all alternatives are
+  then compared on the wider wing window.
+* Known lines whose log gf the line pass found wrong far from every candidate get a row of their own
+  (``candidate`` 0, "recalibrated").
 
 χ² = Σ ((flux_obs − model) / flux_err)² over usable pixels (``pixel_mask`` and finite, positive flux_err) of
 the stars with ``domain_flag == 0`` (at most ``max_stars``, evenly spread over the store: deterministic).
-Fits: a grid of shifts with the linearised amplitude for a start, then ``scipy.optimize.least_squares``
-(trust region, analytic Jacobian). log gf uncertainty: from the curvature of χ² (the Gauss-Newton
-Hessian JᵀJ, inverted), scaled by √max(1, χ²ν) so that a misfit the model cannot absorb widens it.
+Fits: ``gapviz.repair.fits``. The log gf written is on the known lines' footing (``detrend``): a recalibration
+is the line pass's residual (beyond the trend of lines like it), an added line's fit has the trend at its
+species, χ and depth taken off, so that labels biased for the whole population do not leak into the list;
+its error is √(σ_null² + σ_stat²), σ_null the scatter of the known lines of its group (the statistical
+error alone, from the curvature of χ², is ~30× too small on the mocks).
 
 Choice by the Bayesian information criterion BIC = χ² + k ln(n_points) (k = 0 none, 1 recalibrated,
-2 added (3 for an attributed-species line, see above); n_points = the usable pixels of the window): the smallest wins, ties to the simpler alternative.
-On real spectra every theory residual improves χ² by much more than ln n, so "none" mostly means that no
-line explains the feature at all (e.g. an emission feature far from any known line).
+2 added (3 for an attributed-species line, see above), 2 damping; n_points = the usable pixels of the
+window): the smallest wins, ties to the simpler alternative.
 """
 
 from __future__ import annotations
