@@ -76,9 +76,17 @@ def top_missing(candidates: pd.DataFrame, n: int = SUMMARY_ROWS) -> str:
 
 
 def candidates_csv(findings: xr.Dataset) -> str:
-    """The candidate table of a finder Dataset (or a store) as CSV text, columns as stored, rank order."""
+    """The candidate table of a finder Dataset (or a store) as CSV text, columns as stored, rank order; with a
+    ``warning`` column on every row when the store holds fewer than ``apply.MIN_STARS`` stars."""
+    from gapviz.workflow.apply import MIN_STARS
+
     table = store_candidates(findings)
-    return table[[c for c in CANDIDATE_COLUMNS if c in table]].to_csv(index=False, float_format="%.8g")
+    table = table[[c for c in CANDIDATE_COLUMNS if c in table]]
+    n_star = int(findings.sizes.get("star", 0))
+    if 0 < n_star < MIN_STARS:
+        table = table.assign(warning=f"only {n_star} stars (fewer than {MIN_STARS}): population statistics are "
+                                     "unreliable, read these candidates as indicative")
+    return table.to_csv(index=False, float_format="%.8g")
 
 
 def recorded_path(given, ds: xr.Dataset, attr: str, what: str, store: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -125,3 +126,17 @@ def test_the_line_model_calibration_is_recorded_and_reused(toy, tmp_path):
     assert main(["find", str(store), "--calibration", "none", "--attribution", "response"]) == 0
     with open_store(store) as ds:
         assert ds.attrs["line_model_calibration"] == "none"
+
+
+def test_the_candidate_table_of_a_small_store_says_it_is_indicative():
+    from gapviz.workflow.apply import MIN_STARS
+    from gapviz.workflow.find import candidates_csv
+
+    def store(n_star):
+        return xr.Dataset({"candidate_rank": ("candidate", [1]), "candidate_wavelength": ("candidate", [15200.0]),
+                           "candidate_depth": ("candidate", [0.02]), "star_id": ("star", np.arange(n_star))})
+
+    small = pd.read_csv(io.StringIO(candidates_csv(store(12))))
+    assert small["warning"].str.contains(f"only 12 stars \\(fewer than {MIN_STARS}\\)").all()
+    large = pd.read_csv(io.StringIO(candidates_csv(store(MIN_STARS))))
+    assert "warning" not in large and large["wavelength"].tolist() == [15200.0]
