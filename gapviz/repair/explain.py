@@ -189,7 +189,7 @@ def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: f
         line = hyp.table.iloc[h]
         unit = hyp.tau[stars, h] / 10.0 ** float(line["loggf"])  # τ per unit gf (attributed lines: log gf 0)
         fit = fit_added(*data, unit, float(line["wavelength"]), float(hyp.sigma[h]), max_shift, hyp.log_k)
-        score = bic(fit.chi2, N_PARAM["added"] + (0 if attributed[h] else ATTRIBUTED_EXTRA), n_points)
+        score = bic(fit.chi2, N_PARAM["added"] + (ATTRIBUTED_EXTRA if attributed[h] else 0), n_points)
         if np.isfinite(fit.value) and (best is None or score < best[2]):
             depth = 1.0 - np.exp(-saturated(np.median(unit) * 10.0**fit.value, hyp.log_k))
             trend = float(null.trend_at([line["species"]], [line["elow_ev"]], [depth])[0]) if detrend else 0.0
