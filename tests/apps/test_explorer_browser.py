@@ -51,6 +51,19 @@ def test_pick_candidate_export_and_reopen(served, tiny_store, tmp_path):
         state = sessions[0].state
         start = (state.x_start, state.x_end)
 
+        # a new visitor sees the top candidate in the showcase star, and its dip: at the candidate the observed
+        # flux the page draws lies below the theory by more than its error
+        from apps.session import showcase_star
+
+        top = cand.iloc[0]  # the CSV is in rank order
+        assert state.shown_stars() == [showcase_star(state.data)]
+        assert state.x_start < top["wavelength"] < state.x_end
+        drawn = sessions[0].browser.flux_src.data
+        near = np.abs(np.asarray(drawn["x"], float) - top["wavelength"]) < 0.3
+        dip = np.asarray(drawn["obs"], float)[near] - np.asarray(drawn["theory"], float)[near]
+        half_band = (np.asarray(drawn["band_hi"], float) - np.asarray(drawn["band_lo"], float))[near] / 2
+        assert np.nanmin(dip + half_band) < 0
+
         # a mouse-wheel zoom on the spectrum reaches the server once it settles (map, markers, URL follow)
         box = page.locator("canvas").first.bounding_box()  # the spectrum plot comes first on the page
         page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.6)
