@@ -205,23 +205,17 @@ def _apply_changes(linelist: pd.DataFrame, changes: list[dict], source: str) -> 
         kind = op.get("op")
         what = f"{source}: change for candidate {op.get('candidate')}"
         try:
-            if kind == "recalibrate":
+            if kind in ("recalibrate", "damping"):
                 pos = _locate(lines, int(op["line_index"]), _num(op["wavelength"]), str(op["species"]),
                               _num(op["loggf_before"]), what)
                 if change[pos] != "kept":
                     raise GapvizError(f"{what}: line {pos} ({op['species']} {op['wavelength']:.3f} Å) is changed twice")
-                change[pos] = "recalibrated"
-                before[pos] = loggf[pos]
-                loggf[pos] = _num(op["loggf"])
-                err[pos] = _num(op.get("loggf_err"))
                 cand[pos] = int(op["candidate"])
-            elif kind == "damping":
-                pos = _locate(lines, int(op["line_index"]), _num(op["wavelength"]), str(op["species"]),
-                              _num(op["loggf_before"]), what)
-                if change[pos] != "kept":
-                    raise GapvizError(f"{what}: line {pos} ({op['species']} {op['wavelength']:.3f} Å) is changed twice")
-                change[pos] = "damping"
-                cand[pos] = int(op["candidate"])
+                change[pos] = "recalibrated" if kind == "recalibrate" else "damping"
+                if kind == "recalibrate":
+                    before[pos] = loggf[pos]
+                    loggf[pos] = _num(op["loggf"])
+                    err[pos] = _num(op.get("loggf_err"))
             elif kind == "add":
                 added.append(op)
             else:
