@@ -7,7 +7,8 @@ Definitions (issue 11's targets; also printed by ``format_repair_scores``):
   real / added. A removed line deeper than 2 % (``depth_ref``, as the finder's score) is *recovered* when an
   added line lies within λ/R of it; ``added_recall`` = recovered / those lines. For each real added line
   its nearest removed line is its match: ``species_accuracy`` = matches whose species is right (over real
-  added lines); ``species_balanced`` = the mean over true species of that accuracy; ``species_chance`` =
+  added lines; ``species_accuracy_deepest``: with the deepest removed line within λ/R as the match instead,
+  what a feature there is mostly made of); ``species_balanced`` = the mean over true species of that accuracy; ``species_chance`` =
   naming the commonest true species for every one (the level to beat); ``loggf_error_median`` = median
   |log gf − true log gf| over real added lines with the right species whose match is deeper than 5 %; and
   ``loggf_pull_std`` = the robust σ of (log gf − true) / loggf_err over the same lines (1 when the quoted
@@ -62,18 +63,31 @@ def _nearest(w: float, table: pd.DataFrame, resolution: float) -> int:
     return j if d[j] <= w / resolution else -1
 
 
+def _deepest(w: float, removed: pd.DataFrame, resolution: float) -> int:
+    """Row of the deepest removed line (``depth_ref``) within λ/R of ``w``, or −1: the line a feature there is
+    mostly made of."""
+    if removed.empty:
+        return -1
+    near = np.flatnonzero(np.abs(removed["wavelength"].to_numpy(float) - w) <= w / resolution)
+    if not near.size:
+        return -1
+    return int(near[np.argmax(removed["depth_ref"].to_numpy(float)[near])])
+
+
 def score_added(changes: pd.DataFrame, removed: pd.DataFrame, resolution: float) -> dict:
     added = changes[changes["choice"].astype(str) == "added"]
     aw = added["wavelength"].to_numpy(float)
     rw = removed["wavelength"].to_numpy(float)
     depth = removed["depth_ref"].to_numpy(float)
     match = np.array([_nearest(w, removed, resolution) for w in aw], dtype=int)
+    deepest = np.array([_deepest(w, removed, resolution) for w in aw], dtype=int)
     real = match >= 0
     target = depth > MIN_DEPTH
     recovered = np.array([np.any(np.abs(aw - w) <= w / resolution) for w in rw[target]], dtype=bool)
     true_species = removed["species"].astype(str).to_numpy()[match[real]]
     got_species = added["species"].astype(str).to_numpy()[real]
     right = true_species == got_species
+    right_deepest = removed["species"].astype(str).to_numpy()[deepest[real]] == got_species
     per_species = {s: float(np.mean(right[true_species == s])) for s in np.unique(true_species)}
     commonest = max((np.mean(true_species == s) for s in per_species), default=np.nan)
     deep = depth[match[real]] > LOGGF_MIN_DEPTH
@@ -90,6 +104,7 @@ def score_added(changes: pd.DataFrame, removed: pd.DataFrame, resolution: float)
             "n_removed_deeper_2pc": int(target.sum()), "n_recovered": int(recovered.sum()),
             "added_recall": _num(recovered.mean()) if recovered.size else None,
             "species_accuracy": _num(right.mean()) if right.size else None,
+            "species_accuracy_deepest": _num(right_deepest.mean()) if right_deepest.size else None,
             "species_balanced": _num(np.mean(list(per_species.values()))) if per_species else None,
             "species_chance": _num(commonest) if per_species else None,
             "species_balanced_chance": _num(1.0 / len(per_species)) if per_species else None,
@@ -230,7 +245,8 @@ def format_repair_scores(scores: dict) -> str:
     lines = ["The repair against the mock's truth (gapviz.evaluate.repair_score):",
              f"  added lines: {a['n_added']}, real {_fmt(a['added_real'])}; recall of removed lines deeper than "
              f"2 %: {_fmt(a['added_recall'])} ({a['n_recovered']}/{a['n_removed_deeper_2pc']})",
-             f"  species right: {_fmt(a['species_accuracy'])} (commonest-species guess {_fmt(a['species_chance'])});"
+             f"  species right: {_fmt(a['species_accuracy'])} (commonest-species guess {_fmt(a['species_chance'])}; "
+             f"against the deepest removed line within λ/R {_fmt(a['species_accuracy_deepest'])});"
              f" balanced {_fmt(a['species_balanced'])} (chance {_fmt(a['species_balanced_chance'])})",
              f"  log gf of added lines deeper than 5 %: median |error| {_fmt(a['loggf_error_median'])} dex, "
              f"bias {_fmt(a['loggf_bias_median'])} ({a['n_loggf_lines']} lines); pull σ {_fmt(a['loggf_pull_std'])}; "
