@@ -9,7 +9,8 @@ def add_parser(sub) -> None:
         help="turn a store's candidates into a repaired line list, and check how much of the gap it closes",
         description=(
             "Explain each candidate of STORE_DIR (after 'gapviz find') by a fit over the population: a line the "
-            "list lacks, a wrong log gf of a known line, or nothing. Write REPAIR_DIR/linelist.csv (the whole "
+            "list lacks, a wrong log gf of a known line, wrong damping of a strong line, or nothing; check every "
+            "known line's log gf against the others. Write REPAIR_DIR/linelist.csv (the whole "
             "repaired list), linelist.moog (air wavelengths), changes.csv (the evidence), overlay.json (the "
             "changes keyed to the source list's SHA-256), line_offsets.csv (every known line's log gf checked "
             "against the others) and report.json; re-synthesise a sample of stars with "
@@ -33,8 +34,9 @@ def add_parser(sub) -> None:
                    help="stars the explanations fit and whose labels the loop refits: at most N in-domain stars, "
                         "evenly spread")
     p.add_argument("--iterate", type=int, default=1, metavar="K",
-                   help="passes of explain → refit labels through the repaired theory, stopping earlier when the "
-                        "list stops changing (needs the store's theory.pt)")
+                   help="passes of explain → refit labels through the repaired theory; the pass of least "
+                        "population χ² is kept, and the loop stops at the first pass that does not lower it or "
+                        "leaves the list unchanged (needs the store's theory.pt)")
     p.add_argument("--c12-c13", type=float, default=None, metavar="X",
                    help="the stars' 12C/13C for --verify sme (default: solar, 89)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes for SME verification")
