@@ -27,12 +27,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gapviz.adapt.theory_fit import TheoryFit
 from gapviz.errors import GapvizError
 from gapviz.repair.changes import repaired_linelist
 from gapviz.repair.explain import explain_population
 from gapviz.repair.population import Population
-from gapviz.repair.refit import repaired_theory
+from gapviz.repair.refit import fit_through, repaired_theory
 
 #: The list has stopped changing when no log gf moves by more than this (dex) between passes.
 LOOP_TOL_DEX = 0.02
@@ -80,8 +79,7 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
         same = previous is not None and stopped_changing(previous, signature)
         repaired = repaired_linelist(linelist, table, resolution)
         theory = repaired_theory(theory_fit, linelist, repaired, pop.wavelength, resolution, calibration)
-        fit = TheoryFit(theory, theory_fit.sigma_floor, theory_fit.sigma_max).fit_labels(
-            obs, err, method="lm", init=labels)
+        fit = fit_through(theory_fit, theory, obs, err, init=labels)
         new = np.asarray(fit.labels, dtype=np.float64)
         chi2 = float(np.nansum(fit.chi2))
         counts = table["choice"].value_counts().to_dict()

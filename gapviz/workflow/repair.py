@@ -171,12 +171,13 @@ def _loop(pop, candidates, lines, theory, reference, calibration, resolution, it
     """The loop (``gapviz.repair.loop``) and the labels' report: the same stars fitted through the plain theory
     (``before``) and after the loop (``after``), medians and shifts."""
     from gapviz.repair.loop import repair_loop
+    from gapviz.repair.refit import fit_through
 
     loop = repair_loop(pop, candidates, lines, theory_fit=theory, reference=reference, calibration=calibration,
                        resolution=resolution, iterations=iterate)
     err = np.where(pop.weight > 0, 1.0 / np.sqrt(np.where(pop.weight > 0, pop.weight, 1.0)), np.nan)
-    before = np.asarray(theory.fit_labels(np.where(pop.weight > 0, pop.obs, np.nan), err, method="lm",
-                                          init=pop.labels).labels, dtype=np.float64)
+    before = np.asarray(fit_through(theory, theory.emulator, np.where(pop.weight > 0, pop.obs, np.nan), err,
+                                    init=pop.labels).labels, dtype=np.float64)
     after = loop["labels"]
     shift = np.median(after - before, axis=0)
     loop["labels_report"] = {
