@@ -316,6 +316,14 @@ def explain_population(pop: Population, candidates: pd.DataFrame, linelist: pd.D
     return pd.DataFrame(rows, columns=list(COLUMNS)), offsets, null
 
 
+def ranked_candidates(store: xr.Dataset) -> pd.DataFrame:
+    """The store's candidate table in rank order (row i is candidate i of the explanations)."""
+    candidates = store_candidates(store)
+    if "rank" in candidates:
+        candidates = candidates.sort_values("rank", kind="stable").reset_index(drop=True)
+    return candidates
+
+
 def explain_candidates(store: xr.Dataset, linelist: pd.DataFrame, *, reference: pd.DataFrame | None = None,
                        calibration: str | None = None, resolution: float | None = None, max_stars: int = 400,
                        seed: int = 0) -> pd.DataFrame:
@@ -333,11 +341,9 @@ def explain_candidates(store: xr.Dataset, linelist: pd.DataFrame, *, reference: 
     if calibration is None:
         cal = str(store.attrs.get("line_model_calibration", "none"))
         calibration = None if cal in ("", "none") else cal
-    candidates = store_candidates(store)
+    candidates = ranked_candidates(store)
     if candidates.empty:
         return pd.DataFrame(columns=list(COLUMNS))
-    if "rank" in candidates:
-        candidates = candidates.sort_values("rank", kind="stable").reset_index(drop=True)
     pop = load_population(store, max_stars)
     table, offsets, null = explain_population(pop, candidates, linelist, reference=reference,
                                               calibration=calibration, resolution=resolution)

@@ -21,11 +21,8 @@ guard catches. Each pass's counts, χ² and median label shifts go to ``history`
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
-import torch
 
 from gapviz.errors import GapvizError
 from gapviz.repair.changes import repaired_linelist
@@ -49,16 +46,6 @@ def stopped_changing(before: dict, after: dict, tol: float = LOOP_TOL_DEX) -> bo
     return before.keys() == after.keys() and all(abs(before[k] - after[k]) <= tol for k in before)
 
 
-def _errors(pop: Population) -> np.ndarray:
-    return np.where(pop.weight > 0, 1.0 / np.sqrt(np.where(pop.weight > 0, pop.weight, 1.0)), np.nan)
-
-
-def _plain_theory(theory_fit, labels: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        flux = theory_fit.emulator(torch.as_tensor(labels, dtype=torch.float32, device=theory_fit.device))
-    return flux.cpu().numpy().astype(np.float64)
-
-
 def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFrame, *, theory_fit,
                 reference: pd.DataFrame | None, calibration: str | None, resolution: float,
                 iterations: int) -> dict:
@@ -69,8 +56,7 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
     if list(theory_fit.label_names) != list(pop.label_names):
         raise GapvizError(f"the store's theory fits {theory_fit.label_names} but its labels are {pop.label_names}; "
                           "was theory.pt written with this store?")
-    err = _errors(pop)
-    obs = np.where(pop.weight > 0, pop.obs, np.nan)
+    obs, err = pop.flux_and_errors()
     labels, current, previous, history, best = pop.labels, pop, None, [], None
     for k in range(1, iterations + 1):
         table, offsets, null = explain_population(current, candidates, linelist, reference=reference,
@@ -94,7 +80,6 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
         if same or not better:
             break
         labels, previous = new, signature
-        current = dataclasses.replace(pop, labels=labels,
-                                      theory=np.where(pop.weight > 0, _plain_theory(theory_fit, labels), 0.0))
+        current = pop.at_labels(labels, theory_fit.theory(labels).astype(np.float64))
     best["history"] = history
     return best

@@ -9,7 +9,7 @@ LineModel's saturation onset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,16 @@ class Population:
     theory: np.ndarray
     weight: np.ndarray
     star_id: np.ndarray | None = None
+
+    def flux_and_errors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(flux, flux_err) (S, P) for a label fit: NaN where a pixel is unusable (weight 0)."""
+        ok = self.weight > 0
+        return (np.where(ok, self.obs, np.nan),
+                np.where(ok, 1.0 / np.sqrt(np.where(ok, self.weight, 1.0)), np.nan))
+
+    def at_labels(self, labels: np.ndarray, theory: np.ndarray) -> Population:
+        """The same stars at other labels, with the theory flux there (0 where a pixel is unusable)."""
+        return replace(self, labels=labels, theory=np.where(self.weight > 0, theory, 0.0))
 
 
 def select_stars(store: xr.Dataset, max_stars: int) -> np.ndarray:

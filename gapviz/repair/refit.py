@@ -7,8 +7,8 @@ emulator times the changes' own opacity, from ``LineModel`` (with the store's ca
                                                              / LM[recalibrated, old log gf](labels)
 
 so an added line deepens with its element's abundance and temperature as a line does, and a recalibrated
-line changes by its own strength ratio. ``refit_labels`` fits each sampled star's labels through the plain
-and through the repaired theory (``TheoryFit.fit_labels``, the finder's fitter) and returns both.
+line changes by its own strength ratio. ``fit_through`` fits stars' labels through the plain or the repaired
+theory (``TheoryFit.fit_labels``, the finder's fitter, with the run's pixel rules).
 """
 
 from __future__ import annotations
@@ -75,12 +75,3 @@ def fit_through(theory_fit, module: nn.Module, flux: np.ndarray, flux_err: np.nd
     fit = TheoryFit(module, theory_fit.sigma_floor, theory_fit.sigma_max)
     kw = {"init": init, "n_starts": 1} if init is not None else {}
     return fit.fit_labels(flux, flux_err, method="lm", **kw)
-
-
-def refit_labels(theory_fit, repaired: RepairedTheory, flux: np.ndarray, flux_err: np.ndarray,
-                 init: np.ndarray | None = None) -> dict:
-    """{"before": (n, L), "after": (n, L)} labels of each star fitted through the plain and the repaired theory
-    (same stars, same pixels, same fitter and starts)."""
-    before = fit_through(theory_fit, theory_fit.emulator, flux, flux_err, init).labels
-    after = fit_through(theory_fit, repaired, flux, flux_err, init).labels
-    return {"before": np.asarray(before, dtype=np.float64), "after": np.asarray(after, dtype=np.float64)}

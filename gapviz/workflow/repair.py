@@ -27,7 +27,7 @@ from gapviz.discover.find import store_label_names
 from gapviz.errors import GapvizError
 from gapviz.instrument import RESOLUTION
 from gapviz.io.linelist import read_linelist
-from gapviz.store.open import open_store, store_candidates
+from gapviz.store.open import open_store
 from gapviz.store.paths import existing_store_file
 from gapviz.workflow.find import CALIBRATIONS, load_theory, recorded_path
 
@@ -98,7 +98,7 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
            overwrite: bool = False, progress: bool = True) -> RepairResult:
     """Explain (and, with the store's theory.pt, refit labels ``iterate`` times), write and verify (module doc)."""
     from gapviz.repair.changes import repaired_linelist
-    from gapviz.repair.explain import explain_population
+    from gapviz.repair.explain import explain_population, ranked_candidates
     from gapviz.repair.outputs import write_repair
     from gapviz.repair.population import load_population
     from gapviz.repair.verify import verify as verify_lists
@@ -134,9 +134,7 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
             raise GapvizError(f"{path.parent}: --iterate needs the store's theory.pt (written by 'gapviz apply') to "
                               "refit the labels")
         data = ds.load()
-        candidates = store_candidates(data)
-        candidates = candidates.sort_values("rank", kind="stable").reset_index(drop=True) \
-            if "rank" in candidates else candidates
+        candidates = ranked_candidates(data)
         pop = load_population(data, stars)
         report = {"store": str(path), "linelist": str(lines_path), "reference_linelist": str(ref_path),
                   "calibration": calibration, "resolution": resolution, "n_stars": int(pop.labels.shape[0])}
@@ -175,9 +173,8 @@ def _loop(pop, candidates, lines, theory, reference, calibration, resolution, it
 
     loop = repair_loop(pop, candidates, lines, theory_fit=theory, reference=reference, calibration=calibration,
                        resolution=resolution, iterations=iterate)
-    err = np.where(pop.weight > 0, 1.0 / np.sqrt(np.where(pop.weight > 0, pop.weight, 1.0)), np.nan)
-    before = np.asarray(fit_through(theory, theory.emulator, np.where(pop.weight > 0, pop.obs, np.nan), err,
-                                    init=pop.labels).labels, dtype=np.float64)
+    flux, err = pop.flux_and_errors()
+    before = np.asarray(fit_through(theory, theory.emulator, flux, err, init=pop.labels).labels, dtype=np.float64)
     after = loop["labels"]
     shift = np.median(after - before, axis=0)
     loop["labels_report"] = {
