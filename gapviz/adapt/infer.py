@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gapviz.adapt.tangents import hidden_tangents
 from gapviz.errors import GapvizError
 from gapviz.stats import degrees_of_freedom
 from gapviz.theory.emulator import FLUX_MAX, Emulator, resolve_device
@@ -95,6 +96,17 @@ class _Problem:
                 cols = [(self.model(z + h * eye[k]) - self.model(z - h * eye[k])) / (2 * h) for k in range(n_label)]
                 return self.model(z), torch.stack(cols, -1)
 
+    def tangents(self, z: torch.Tensor, pixel_weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """model (n, npix) and d model / dz transposed, each pixel times ``pixel_weight`` (n, npix): (n, L, npix),
+        by hand where ``forward`` offers ``tangents(params, dparams_dz, pixel_weight)`` (the physical adapter's
+        observed decoder); else None."""
+        by_hand = getattr(self.forward, "tangents", None)
+        if by_hand is None:
+            return None
+        with torch.no_grad():
+            out = by_hand((z + 0.5) * self.width + self.lo, self.width, pixel_weight)
+        return None if out is None else (out[0].to(self.flux.dtype), out[1])
+
     @torch.no_grad()
     def chi2_fast(self, z: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """χ² (n,) float64 like ``chi2``, in fewer passes (the careful one only where the fast sum is not finite)."""
@@ -133,8 +145,12 @@ class _Problem:
                 jw = jw.view(k, n_label, -1).mul_((m * (1 - sig) * sw)[:, None, :])
                 m = m.to(self.flux.dtype)
             else:
-                m, jac = self.jacobian(z[sl])
-                jw = jac.permute(0, 2, 1).mul(sw[:, None, :].to(jac.dtype))
+                by_hand = self.tangents(z[sl], sw)
+                if by_hand is not None:
+                    m, jw = by_hand
+                else:
+                    m, jac = self.jacobian(z[sl])
+                    jw = jac.permute(0, 2, 1).mul(sw[:, None, :].to(jac.dtype))
             rw = (self.flux[rows[sl]] - m).mul_(sw)
             c2[sl] = rw.square().sum(1, dtype=torch.float64)
             bad = ~torch.isfinite(c2[sl])
@@ -150,41 +166,12 @@ class _Problem:
         return c2, a, g
 
 
-def _activation_slope(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor | None:
-    """d layer(x) / dx for the emulator's elementwise activations (None for any other module)."""
-    if isinstance(layer, torch.nn.SiLU):
-        sig = torch.sigmoid(x)
-        return sig * (1 + x * (1 - sig))
-    if isinstance(layer, torch.nn.LeakyReLU):
-        return torch.where(x > 0, 1.0, layer.negative_slope).to(x.dtype)
-    return None
-
-
 def _emulator_hidden(emu: Emulator, labels: torch.Tensor, dlabels_dz: torch.Tensor):
     """An Emulator's last hidden layer h (n, H) at physical ``labels`` (n, L) and dh/dz (n, L, H), where
-    d labels / dz = ``dlabels_dz`` (L,): the tangents ride through the MLP as (n, L, H) blocks. None if the
-    net is not Linear/activation pairs ending in a Linear."""
-    net = list(emu.net)
-    if not net or not isinstance(net[-1], torch.nn.Linear):
-        return None
-    dtype = net[0].weight.dtype
+    d labels / dz = ``dlabels_dz`` (L,). None if the net is not Linear/activation pairs ending in a Linear."""
+    dtype = emu.net[0].weight.dtype
     _, width = emu._box(labels)
-    h = emu.scale(labels.to(dtype))  # exactly what Emulator.forward computes
-    tangent = None
-    for layer in net[:-1]:
-        if isinstance(layer, torch.nn.Linear):
-            if tangent is None:  # d scaled / dz is diagonal: the first layer's tangents are its scaled columns
-                tangent = ((dlabels_dz / width).to(dtype)[:, None] * layer.weight.T).expand(h.shape[0], -1, -1)
-            else:
-                tangent = tangent @ layer.weight.T
-            h = layer(h)
-        else:
-            slope = _activation_slope(layer, h)
-            if slope is None or tangent is None:
-                return None
-            tangent = tangent * slope[:, None, :]
-            h = layer(h)
-    return h, tangent
+    return hidden_tangents(emu.net, emu.scale(labels.to(dtype)), dlabels_dz / width)  # as Emulator.forward
 
 
 def _module_device(forward) -> torch.device | str:

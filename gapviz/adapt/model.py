@@ -111,18 +111,9 @@ class Adaptation:
         z, _ = self._encode(flux, flux_err)
         return self.emulator.unscale(z.double()).cpu().numpy()
 
-    def _forward_adapted(self, sp: torch.Tensor | None):
+    def _forward_adapted(self, sp: torch.Tensor | None) -> "AdaptedForward":
         """labels (n, L) physical [+ z_sp columns] → adapted flux (n, npix), differentiable."""
-        g, L = self.gen, self.n_label
-
-        def forward(params: torch.Tensor) -> torch.Tensor:
-            labels = params[:, :L]
-            split = params[:, L:].float() if sp is None else sp.expand(params.shape[0], *sp.shape[1:])
-            if self.physical:
-                return g.decode_obs(self.emulator.scale(labels).float(), split)
-            return g.decode_obs(g.encode_synth(self.emulator(labels)), split)
-
-        return forward
+        return AdaptedForward(self, sp)
 
     def fit_labels(self, flux, flux_err, **kw):
         """Labels of each star by χ² through the adapted model (gapviz.adapt.infer.fit_labels) → LabelFit.
@@ -197,3 +188,35 @@ def load_adaptation(run_dir: str | os.PathLike, device: str | torch.device = "cp
     if payload.get("format_version", 0) > MODEL_VERSION:
         raise GapvizError(f"{path}: model format {payload['format_version']} is newer than this gapviz reads")
     return Adaptation(payload, device, str(path))
+
+
+class AdaptedForward:
+    """The adapted model as the label fitter's forward: ``self(params)`` with params = labels (n, L) in
+    physical units followed, where ``sp`` is None, by the fitted split-latent entries; ``tangents`` gives its
+    Jacobian by hand for the physical adapter (``PhysicalAdapter.decode_obs_tangents``)."""
+
+    def __init__(self, adaptation: Adaptation, sp: torch.Tensor | None):
+        self.gen, self.emulator, self.n_label, self.sp = adaptation.gen, adaptation.emulator, adaptation.n_label, sp
+        self.physical = adaptation.physical
+
+    def _split(self, params: torch.Tensor) -> torch.Tensor:
+        L = self.n_label
+        return params[:, L:].float() if self.sp is None else self.sp.expand(params.shape[0], *self.sp.shape[1:])
+
+    def __call__(self, params: torch.Tensor) -> torch.Tensor:
+        labels = params[:, : self.n_label]
+        if self.physical:
+            return self.gen.decode_obs(self.emulator.scale(labels).float(), self._split(params))
+        return self.gen.decode_obs(self.gen.encode_synth(self.emulator(labels)), self._split(params))
+
+    def tangents(self, params: torch.Tensor, dparams_dz: torch.Tensor, pixel_weight: torch.Tensor | None = None):
+        """(model (n, npix), d model / dz (n, P, npix) times ``pixel_weight`` (n, npix)) where d params / dz =
+        ``dparams_dz`` (P,), for the physical adapter with fitted split entries; None otherwise (the fitter
+        then uses autodiff)."""
+        if not self.physical or self.sp is not None:
+            return None
+        L = self.n_label
+        _, width = self.emulator._box(params[:, :L])
+        z_sh = self.emulator.scale(params[:, :L]).float()
+        return self.gen.decode_obs_tangents(z_sh, self._split(params), (dparams_dz[:L] / width).float(),
+                                            dparams_dz[L:].float(), pixel_weight)

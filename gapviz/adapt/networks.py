@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from gapviz.adapt.config import ModelConfig
+from gapviz.adapt.tangents import hidden_tangents
 from gapviz.theory.emulator import FLUX_MAX
 
 
@@ -157,6 +158,46 @@ class PhysicalAdapter(nn.Module):
         if self.continuum_basis.shape[0]:
             flux = flux * (1.0 + 0.01 * z_sp[:, self.n_free :] @ self.continuum_basis)
         return flux
+
+    def decode_obs_tangents(self, z_sh: torch.Tensor, z_sp: torch.Tensor, dz_sh: torch.Tensor,
+                            dz_sp: torch.Tensor, pixel_weight: torch.Tensor | None = None):
+        """``decode_obs(z_sh, z_sp)`` (n, npix) and its derivative (n, L + split_z, npix) with respect to P
+        fitted numbers whose derivatives are d z_sh/dz = ``dz_sh`` (L,) and d z_sp/dz = ``dz_sp`` (split_z,)
+        (diagonal), each pixel's derivative times ``pixel_weight`` (n, npix) if given: the label fitter's
+        Jacobian by hand (``gapviz.adapt.tangents``), in as few passes over the (n, P, npix) block as it
+        takes. None where a layer is not one the tangents know."""
+        L, nf, n_cont = self.n_label, self.n_free, self.continuum_basis.shape[0]
+        x = torch.cat([z_sh, z_sp[:, :nf]], dim=1)
+        dx = torch.cat([dz_sh, dz_sp[:nf]]).to(x.dtype)
+        cont = 1.0 + 0.01 * z_sp[:, nf:] @ self.continuum_basis if n_cont else torch.ones_like(x[:, :1])
+        weight = cont if pixel_weight is None else cont * pixel_weight
+        if self.observed_decoder == "emulator_copy":
+            hidden = hidden_tangents(self.obs_net, x, dx)
+            emu_hidden, corr_hidden, emu_last = hidden, None, self.obs_net[-1]
+        else:
+            emu_hidden = hidden_tangents(self.emulator.net, z_sh, dz_sh.to(z_sh.dtype))
+            corr_hidden, emu_last = hidden_tangents(self.correction, x, dx), self.emulator.net[-1]
+            if corr_hidden is None:
+                return None
+        if emu_hidden is None:
+            return None
+        n, n_pix = x.shape[0], self.n_pix
+        jac = torch.empty(n, L + self.split_z, n_pix, dtype=x.dtype, device=x.device)
+        sig = torch.sigmoid(emu_last(emu_hidden[0]))
+        base = FLUX_MAX * sig
+        slope = base.mul(1 - sig).mul_(weight)[:, None, :]  # d flux / d(the sigmoid's argument), weighted
+        rows = emu_hidden[1].shape[1]  # L (+ nf for the emulator copy)
+        torch.mul(emu_hidden[1] @ emu_last.weight.T, slope, out=jac[:, :rows])
+        jac[:, rows : L + nf] = 0.0  # the free entries move the correction only
+        if corr_hidden is not None:
+            last = self.correction[-1]
+            base = base + last(corr_hidden[0])
+            jac[:, : L + nf].addcmul_(corr_hidden[1] @ last.weight.T, weight[:, None, :])
+        if not n_cont:
+            return base, jac
+        d_cont = (0.01 * dz_sp[nf:].to(base.dtype))[None, :, None] * self.continuum_basis[None]
+        jac[:, L + nf :] = d_cont * (base if pixel_weight is None else base * pixel_weight)[:, None, :]
+        return base * cont, jac
 
     def copy_synth_encoder_to_obs(self) -> None:
         """Start the observed encoder as the synthetic one (its label outputs; z_sp outputs keep their init)."""
