@@ -130,7 +130,7 @@ def apply(run_dir: str | os.PathLike | None, observed: str | os.PathLike, out: s
             raise GapvizError("apply needs RUN_DIR, a finished 'gapviz train' run")
         from gapviz.adapt import load_adaptation
 
-        adaptation = load_adaptation(run_dir, device="cpu")
+        adaptation = load_adaptation(run_dir, device="auto")  # cuda when present
     with SpectraFile(observed) as obs:
         wl = obs.wavelength
         check_same_grid(np.asarray(adaptation.wavelength, dtype=np.float64), wl,

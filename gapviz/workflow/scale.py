@@ -67,7 +67,7 @@ def _model(source):
     if isinstance(source, RunDir) and source.path not in _LOADED:
         from gapviz.adapt import load_adaptation
 
-        _LOADED[source.path] = load_adaptation(source.path, device="cpu")
+        _LOADED[source.path] = load_adaptation(source.path, device="auto")  # cuda when present
     _one_thread()
     return _LOADED[source.path] if isinstance(source, RunDir) else source
 
