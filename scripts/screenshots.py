@@ -10,6 +10,10 @@ with the repaired list). Each PNG is reduced to a 256-colour palette so it stays
 
 The README's pictures were made with the sample's repair:
 ``gapviz repair data_samples/store --out /tmp/rep --verify none`` then ``--repair /tmp/rep``.
+
+``--workbench-store STORE_DIR --workbench-repair REPAIR_DIR`` adds ``workbench.png``: the line-list workbench
+(``apps/workbench.py``) on that store and repair, the added line of largest BIC gain among the table's first page
+picked (``--only workbench`` makes only that one).
 """
 
 from __future__ import annotations
@@ -83,15 +87,64 @@ def molecular_candidate(data) -> int:
     return min(1, len(cands) - 1)
 
 
+def workbench_shot(store: Path, repair: Path | None, out: Path) -> Path:
+    """``out/workbench.png``: the workbench with the strongest added line of the table's first page picked
+    (``repair`` None: STORE_DIR/repair)."""
+    import pandas as pd
+    import panel as pn
+    from playwright.sync_api import sync_playwright
+
+    from apps.workbench import build_app
+
+    repair = repair or store / "repair"
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    sessions: list = []
+    server = pn.serve({"workbench": lambda: build_app(store, sessions, repair)}, port=port, threaded=True,
+                      show=False, verbose=False)
+    assert wait_for(lambda: _listening(port), 60), "the workbench did not start"
+    changes = pd.read_csv(repair / "changes.csv").head(12)  # the table's first page
+    added = changes[changes["choice"] == "added"]
+    row = int(added["bic_gain"].idxmax()) if "bic_gain" in added and len(added) else 0
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1480})
+            page.goto(f"http://localhost:{port}/workbench")
+            page.wait_for_selector(".tabulator-row", timeout=180_000)
+            assert wait_for(lambda: len(sessions) == 1)
+            page.locator(".tabulator-row").nth(row).click()
+            assert wait_for(lambda: sessions[0].row == row, 60), "the change was not picked"
+            page.get_by_text("reviewed list", exact=True).first.click()
+            page.mouse.move(5, 1475)
+            time.sleep(2.5)
+            page.screenshot(path=str(out / "workbench.png"), full_page=True)
+            browser.close()
+    finally:
+        server.stop()
+    return out / "workbench.png"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--store", type=Path, default=ROOT / "data_samples" / "store")
     p.add_argument("--repair", type=Path, default=None, help="a REPAIR_DIR to show (default: STORE_DIR/repair/)")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    p.add_argument("--workbench-store", type=Path, default=None, help="STORE_DIR for workbench.png")
+    p.add_argument("--workbench-repair", type=Path, default=None, help="REPAIR_DIR for workbench.png")
+    p.add_argument("--only", choices=("explorer", "workbench"), default=None, help="make only these shots")
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
+    shots = {}
+    if args.only == "workbench" and not args.workbench_store:
+        p.error("--only workbench needs --workbench-store STORE_DIR")
+    if args.workbench_store and args.only != "explorer":
+        shots["workbench.png"] = workbench_shot(args.workbench_store, args.workbench_repair, args.out)
+    if args.only == "workbench":
+        return _shrink(args.out, shots)
     url, sessions, server = serve(args.store, args.repair)
     try:
         with sync_playwright() as pw:
@@ -101,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             page.wait_for_selector(".tabulator-row", timeout=180_000)
             assert wait_for(lambda: len(sessions) == 1)
             time.sleep(2.0)  # let the plots draw
-            shots = {"opening.png": page}
+            shots["opening.png"] = page
             page.screenshot(path=str(args.out / "opening.png"))
             state = sessions[0].state
             row = molecular_candidate(state.data)
@@ -118,9 +171,13 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
     finally:
         server.stop()
+    return _shrink(args.out, shots)
+
+
+def _shrink(out: Path, shots: dict) -> int:
     for name in shots:
-        size = small_png(args.out / name)
-        print(f"{args.out / name}: {size / 1000:.0f} kB")
+        size = small_png(out / name)
+        print(f"{out / name}: {size / 1000:.0f} kB")
         if size > MAX_BYTES:
             print(f"  over {MAX_BYTES / 1000:.0f} kB", file=sys.stderr)
             return 1

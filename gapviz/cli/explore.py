@@ -22,14 +22,18 @@ def add_parser(sub) -> None:
     p.add_argument("--port", type=int, default=5006, help="port to serve on (default 5006; 0 picks a free one)")
     p.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
     p.add_argument("--show", action="store_true", help="open the page in a browser")
+    p.add_argument("--workbench", action="store_true",
+                   help="serve the line-list workbench (apps/workbench.py) instead: review the repair's changes "
+                        "(REPAIR_DIR from --repair, default STORE_DIR/repair/) and record decisions in "
+                        "STORE_DIR/review.csv")
     p.set_defaults(func=_run)
 
 
-def explorer_script() -> Path:
-    """``apps/explorer.py`` beside the gapviz package source (apps/ is not part of the installed package)."""
+def explorer_script(name: str = "explorer.py") -> Path:
+    """``apps/<name>`` beside the gapviz package source (apps/ is not part of the installed package)."""
     import gapviz
 
-    script = Path(gapviz.__file__).resolve().parent.parent / "apps" / "explorer.py"
+    script = Path(gapviz.__file__).resolve().parent.parent / "apps" / name
     if not script.is_file():
         raise GapvizError(f"{script}: the explorer app is missing; 'gapviz explore' needs the gapviz source tree "
                           "(apps/explorer.py next to the gapviz/ package, e.g. an editable install)")
@@ -66,10 +70,11 @@ def check_repair(repair: str | Path) -> Path:
 
 
 def command(store: Path, port: int = 5006, address: str = "localhost", show: bool = False,
-            repair: Path | None = None) -> list[str]:
+            repair: Path | None = None, workbench: bool = False) -> list[str]:
     """The ``panel serve`` command line (``--warm`` builds the store's overviews before the first visit)."""
-    cmd = [sys.executable, "-m", "panel", "serve", str(explorer_script()), "--port", str(port),
-           "--address", address, "--warm"]
+    app = explorer_script("workbench.py" if workbench else "explorer.py")
+    cmd = [sys.executable, "-m", "panel", "serve", str(app), "--port", str(port), "--address", address] + \
+        ([] if workbench else ["--warm"])
     if show:
         cmd.append("--show")
     return cmd + ["--args", str(store)] + (["--repair", str(repair)] if repair is not None else [])
@@ -77,9 +82,14 @@ def command(store: Path, port: int = 5006, address: str = "localhost", show: boo
 
 def _run(args) -> int:
     store = check_store(args.store)
-    repair = check_repair(args.repair).resolve() if args.repair else None
-    cmd = command(store.resolve(), args.port, args.address, args.show, repair)
-    print(f"gapviz explore: serving {store} at http://{args.address}:{args.port}/explorer (Ctrl-C stops)",
+    if args.workbench and not args.repair and not (store.parent / "repair").is_dir():
+        raise GapvizError(f"{store.parent}: no repair to review; make one with 'gapviz repair {store.parent} --out "
+                          f"{store.parent / 'repair'}', or pass --repair REPAIR_DIR")
+    repair = check_repair(args.repair or store.parent / "repair").resolve() if args.repair or args.workbench \
+        else None
+    cmd = command(store.resolve(), args.port, args.address, args.show, repair, args.workbench)
+    page = "workbench" if args.workbench else "explorer"
+    print(f"gapviz explore: serving {store} at http://{args.address}:{args.port}/{page} (Ctrl-C stops)",
           file=sys.stderr, flush=True)
     # become the server (no child left behind when this process is stopped)
     os.execv(cmd[0], cmd)

@@ -41,10 +41,28 @@ def add_parser(sub) -> None:
                    help="the stars' 12C/13C for --verify sme (default: solar, 89)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes for SME verification")
     p.add_argument("--overwrite", action="store_true", help="replace an existing REPAIR_DIR")
+    p.add_argument("--review", metavar="REVIEW_CSV",
+                   help="apply a review instead of fitting: the decisions of the line-list workbench "
+                        "(STORE_DIR/review.csv) applied to the repair in --from (default STORE_DIR/repair): "
+                        "rejected changes undone (an added line dropped, a recalibrated line's log gf restored), "
+                        "edited ones take the edited values, accepted and undecided ones stay as proposed. Writes "
+                        "--out/linelist.csv (with columns change and review), linelist_plain.csv, linelist.moog "
+                        "and report.json; refuses an existing --out without --overwrite, and a review made for "
+                        "another store or repair")
+    p.add_argument("--from", dest="from_dir", metavar="REPAIR_DIR",
+                   help="with --review: the repair the review was made on (default STORE_DIR/repair)")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
+    if args.review:
+        from gapviz.repair.review import apply_review
+
+        report = apply_review(args.store, args.review, args.out, args.from_dir, overwrite=args.overwrite)
+        counts = ", ".join(f"{n} {k}" for k, n in report["counts"].items())
+        print(f"reviewed repair of {report['repair']}: {counts}; wrote {args.out}/ (linelist.csv, "
+              "linelist_plain.csv, linelist.moog, report.json)")
+        return 0
     from gapviz.workflow.repair import repair
 
     result = repair(args.store, args.out, linelist=args.linelist, reference_linelist=args.reference_linelist,

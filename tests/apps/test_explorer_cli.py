@@ -88,3 +88,13 @@ def test_gapviz_explore_serves_the_page(tiny_store, tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+def test_workbench_serves_apps_workbench_with_the_repair_and_refuses_a_store_without_one(tiny_store, capsys):
+    cmd = command(tiny_store / "store.nc", port=5123, repair=tiny_store / "repair", workbench=True)
+    assert cmd[4] == str(explorer_script("workbench.py")) and explorer_script("workbench.py").is_file()
+    assert "--warm" not in cmd and cmd[-4:] == ["--args", str(tiny_store / "store.nc"), "--repair",
+                                                str(tiny_store / "repair")]
+    assert main(["explore", str(tiny_store), "--workbench"]) == 2  # no STORE_DIR/repair and no --repair
+    err = capsys.readouterr().err
+    assert "no repair to review" in err and "gapviz repair" in err and "Traceback" not in err
