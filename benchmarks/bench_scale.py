@@ -87,7 +87,7 @@ def payne_emulator(n_pix: int, untrained: bool, seed: int = 0) -> tuple[Emulator
 def stars(emu: Emulator, n: int, seed: int):
     """(truth, flux, flux_err, warm init): spectra the emulator made, S/N 100, 3 % of pixels masked (NaN σ)."""
     rng = np.random.default_rng(seed)
-    lo, hi = emu.label_min.numpy(), emu.label_max.numpy()
+    lo, hi = emu.label_min.cpu().numpy(), emu.label_max.cpu().numpy()
     truth = rng.uniform(lo + 0.05 * (hi - lo), hi - 0.05 * (hi - lo), (n, lo.size))
     err = np.full((n, emu.n_pix), 0.01)
     flux = emu.predict(truth) + err * rng.standard_normal(err.shape)
@@ -137,7 +137,7 @@ class Counter:
 
 def run(emu, method, flux, err, init, n_starts, counter, repeats, device="cpu"):
     """The fit and its best wall time over ``repeats`` runs (the machine is shared: the best is the honest one)."""
-    lo, hi = emu.label_min.numpy(), emu.label_max.numpy()
+    lo, hi = emu.label_min.cpu().numpy(), emu.label_max.cpu().numpy()
     best = np.inf
     for _ in range(repeats):
         with counter:
