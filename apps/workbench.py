@@ -185,9 +185,10 @@ class WorkbenchSession(pn.viewable.Viewer):
         done = decision_for(self.review, p.wavelength, p.species, int(c["candidate"]))
         if done and done["decision"] == "edit":
             species = str(done["edit_species"] or p.species)
-            p = Edit(species if species in self.species.options else p.species,
+            species = species if species in self.species.options else p.species
+            p = Edit(species,
                      float(done["edit_wavelength"]) if math.isfinite(float(done["edit_wavelength"])) else p.wavelength,
-                     float(done["loggf"]), float(done["elow_ev"]))
+                     float(done["loggf"]), float(done["elow_ev"]), p.isotopes if species == p.species else "")
         movable = str(c["choice"]) == "added"
         self._picking = True
         try:
@@ -210,9 +211,11 @@ class WorkbenchSession(pn.viewable.Viewer):
     def edit(self) -> Edit | None:
         """The controls' line, validated (None, with the reason in the page, when a value is not allowed)."""
         c = self.wb.changes.iloc[self.row]
+        proposed = self.wb.proposal(self.row)
         e = Edit(self.species.value, float(self.wavelength.value if self.wavelength.value is not None else math.nan),
                  float(self.loggf.value if self.loggf.value is not None else math.nan),
-                 float(self.elow.value if self.elow.value is not None else math.nan))
+                 float(self.elow.value if self.elow.value is not None else math.nan),
+                 proposed.isotopes if self.species.value == proposed.species else "")
         if e.species == NONE_OF_THESE:
             return e
         try:

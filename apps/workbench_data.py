@@ -44,12 +44,14 @@ NONE_OF_THESE = "none of these"
 
 @dataclass(frozen=True)
 class Edit:
-    """The line a change proposes, as edited: species ("none of these": no line), wavelength Å, log gf, E_low eV."""
+    """The line a change proposes, as edited: species ("none of these": no line), wavelength Å, log gf, E_low eV,
+    and the isotopologue its log gf was fitted for ("13,14"; "" for an atom, or once the species is edited)."""
 
     species: str
     wavelength: float
     loggf: float
     elow_ev: float
+    isotopes: str = ""
 
 
 @dataclass
@@ -76,8 +78,9 @@ class Workbench:
     def proposal(self, row: int) -> Edit:
         """The change's line as proposed, rounded as the controls show it (0.1 mÅ, 0.001 dex, 0.001 eV)."""
         c = self.changes.iloc[row]
+        iso = c.get("isotopes", "")
         return Edit(str(c["species"]), round(float(c["wavelength"]), 4), round(float(c["loggf"]), 3),
-                    round(float(c.get("elow_ev", math.nan)), 3))
+                    round(float(c.get("elow_ev", math.nan)), 3), iso if isinstance(iso, str) else "")
 
     def proposed_transmission(self, row: int) -> np.ndarray:
         """``transmission`` of change ``row`` as proposed on its ``pixels`` (cached per change and process)."""
@@ -174,7 +177,7 @@ class Workbench:
 
 def _line(edit: Edit) -> pd.DataFrame:
     return _contract(pd.DataFrame([{"wavelength": edit.wavelength, "species": edit.species, "loggf": edit.loggf,
-                                    "elow_ev": edit.elow_ev}]))
+                                    "elow_ev": edit.elow_ev, "isotopes": edit.isotopes}]))
 
 
 def _contract(lines: pd.DataFrame) -> pd.DataFrame:

@@ -34,8 +34,8 @@ CHANGES_COLUMNS = ["candidate", "choice", "wavelength", "species", "isotopes", "
                    "bic_damping", "bic_gain", "wing_amplitude", "wing_gamma"]
 #: Two lines of the same species closer than this (Å, vacuum) are the same line.
 SAME_LINE_TOL = 2e-3
-#: Two *added* lines of the same species closer than this many resolution elements (λ/R) explain one feature
-#: twice (two candidates on the same dip, each fitted alone, make it twice as deep): the one with the larger BIC
+#: Two *added* lines (of any species) closer than this many resolution elements (λ/R) explain one feature
+#: twice (two candidates on the same dip, each fitted alone, make it twice as deep; whatever their species): the one with the larger BIC
 #: gain is kept. 0.15 (≈ 0.1 Å in the H band): at 0.3 two distinct CO lines of the LineModel mock merged.
 SAME_ADDED_ELEMENTS = 0.15
 
@@ -145,13 +145,15 @@ def resolve_changes(linelist: pd.DataFrame, explanations: pd.DataFrame, resoluti
             if not (math.isfinite(line_wl) and line_wl > 0 and math.isfinite(elow)):
                 raise GapvizError(f"{what}: line_wavelength {row['line_wavelength']!r} and elow_ev "
                                   f"{row['elow_ev']!r} must be finite to add a line")
-            op = {"op": "add", "candidate": rank, "wavelength": line_wl, "species": species, "isotopes": "",
-                  "elow_ev": elow, "loggf": loggf, "loggf_err": loggf_err}
+            iso = row.get("isotopes", "")  # the isotopologue whose τ the fit used (its fraction is folded in)
+            op = {"op": "add", "candidate": rank, "wavelength": line_wl, "species": species,
+                  "isotopes": iso.strip() if isinstance(iso, str) else "", "elow_ev": elow, "loggf": loggf,
+                  "loggf_err": loggf_err}
             key = ("add", species, round(line_wl / SAME_LINE_TOL))
             merge = SAME_ADDED_ELEMENTS * line_wl / resolution
-            for other in picked:  # the same added line within the tolerance (not only the same rounding bin)
-                if other[0] == "add" and other[1] == species and \
-                        abs(picked[other][2]["wavelength"] - line_wl) <= merge:
+            for other in picked:  # one dip explained twice: added lines (of any species, each fitted alone on
+                # the same dip) within the tolerance, not only the same rounding bin; the larger BIC gain stays
+                if other[0] == "add" and abs(picked[other][2]["wavelength"] - line_wl) <= merge:
                     key = other
                     break
         gain = _gain(row, choice)
@@ -170,14 +172,17 @@ def resolve_changes(linelist: pd.DataFrame, explanations: pd.DataFrame, resoluti
             "wing_gamma": _num(row.get("wing_gamma")),
         }
         if key in picked:
-            old_gain, old_rank, _, _ = picked[key]
-            line_text = f"{species} {op['wavelength']:.3f} Å"
+            old_gain, old_rank, old_op, _ = picked[key]
+            what = f"both {choice} the {species} {op['wavelength']:.3f} Å line"
+            if old_op["species"] != species:
+                what = (f"added lines on one dip ({old_op['species']} {old_op['wavelength']:.3f} Å, "
+                        f"{species} {op['wavelength']:.3f} Å)")
             if (gain, -rank) > (old_gain, -old_rank):
-                notes.append(f"candidates {old_rank} and {rank} both {choice} the {line_text} line; kept candidate "
+                notes.append(f"candidates {old_rank} and {rank} {what}; kept candidate "
                              f"{rank} (BIC gain {gain:.1f} > {old_gain:.1f}), dropped {old_rank}")
                 picked[key] = (gain, rank, op, evidence)
             else:
-                notes.append(f"candidates {old_rank} and {rank} both {choice} the {line_text} line; kept candidate "
+                notes.append(f"candidates {old_rank} and {rank} {what}; kept candidate "
                              f"{old_rank} (BIC gain {old_gain:.1f} >= {gain:.1f}), dropped {rank}")
             continue
         picked[key] = (gain, rank, op, evidence)

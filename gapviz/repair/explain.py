@@ -85,7 +85,7 @@ SAME_LINE_TOLERANCE = 0.01
 LN10 = math.log(10.0)
 CHOICES = ("none", "recalibrated", "added", "damping")
 N_PARAM = {"none": 0, "recalibrated": 1, "added": 2, "damping": 2}
-COLUMNS = ("candidate", "wavelength", "choice", "line_wavelength", "species", "elow_ev", "loggf", "loggf_err",
+COLUMNS = ("candidate", "wavelength", "choice", "line_wavelength", "species", "isotopes", "elow_ev", "loggf", "loggf_err",
            "loggf_before", "line_index", "label", "n_stars", "chi2_none", "chi2_added", "chi2_recalibrated",
            "chi2_damping", "bic_none", "bic_added", "bic_recalibrated", "bic_damping", "wing_amplitude", "wing_gamma")
 
@@ -166,7 +166,7 @@ def _strongest(tau: np.ndarray, cand: np.ndarray, i: int, n: int) -> np.ndarray:
 
 def _empty_row(c: pd.Series, rank: int) -> dict:
     return {"candidate": rank, "wavelength": float(c["wavelength"]), "choice": "none", "line_wavelength": np.nan,
-            "species": "", "elow_ev": np.nan, "loggf": np.nan, "loggf_err": np.nan, "loggf_before": np.nan,
+            "species": "", "isotopes": "", "elow_ev": np.nan, "loggf": np.nan, "loggf_err": np.nan, "loggf_before": np.nan,
             "line_index": -1, "label": str(c.get("attributed_label", "") or ""), "n_stars": 0,
             "chi2_none": np.nan, "chi2_added": np.nan, "chi2_recalibrated": np.nan, "chi2_damping": np.nan,
             "bic_none": np.nan, "bic_added": np.nan, "bic_recalibrated": np.nan, "bic_damping": np.nan,
@@ -194,6 +194,7 @@ def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: f
             depth = 1.0 - np.exp(-saturated(np.median(unit) * 10.0**fit.value, hyp.log_k))
             trend = float(null.trend_at([line["species"]], [line["elow_ev"]], [depth])[0]) if detrend else 0.0
             best = (fit, {"line_wavelength": float(line["wavelength"]) + fit.shift, "species": str(line["species"]),
+                          "isotopes": str(line.get("isotopes", "")),  # the fit's τ has its fraction folded in
                           "elow_ev": float(line["elow_ev"]), "loggf": fit.value - trend,
                           "loggf_err": math.hypot(float(null.sigma_at([line["species"]])[0]), fit.error), "loggf_before": np.nan,
                           "line_index": -1}, score)

@@ -236,8 +236,11 @@ def reviewed_linelist(repaired: pd.DataFrame, review: pd.DataFrame, source_sha25
             if change[i] == "added":
                 if math.isfinite(float(r["edit_wavelength"])):
                     out.at[i, "wavelength"] = float(r["edit_wavelength"])
-                if str(r["edit_species"]).strip() not in ("", "nan"):
-                    out.at[i, "species"] = str(r["edit_species"]).strip()
+                edited = str(r["edit_species"]).strip()
+                if edited not in ("", "nan") and edited != out.at[i, "species"]:
+                    out.at[i, "species"] = edited
+                    if "isotopes" in out.columns:  # the fitted isotopologue was the old species'
+                        out.at[i, "isotopes"] = ""
     if len(review) and not used.all():
         r = review[~used].iloc[0]
         raise GapvizError(f"{what}: {int((~used).sum())} decision(s) name changes this repair does not make "

@@ -240,7 +240,8 @@ def test_no_changes_at_all(tmp_path, source, linelist):
 
 
 def test_two_candidates_adding_one_line_twice_keep_one(linelist):
-    """Two candidates on one dip each fitted the same CO line 0.08 Å apart: one line is added, not two."""
+    """Two candidates on one dip each fitted a line 0.08 Å apart (the same CO line, or another species' line on
+    the same dip): one line is added, not two, whatever the species; 1.6 λ/R away is another feature."""
     rows = pd.DataFrame([
         _explanation(linelist, 2, "added", wavelength=15040.292, species="CO", loggf=-6.0, elow=0.5, bic_gain=50.0),
         _explanation(linelist, 17, "added", wavelength=15040.374, species="CO", loggf=-6.1, elow=0.5, bic_gain=20.0),
@@ -249,8 +250,26 @@ def test_two_candidates_adding_one_line_twice_keep_one(linelist):
     ])
     changes, notes, _ = resolve_changes(linelist, rows, resolution=22500.0)
     added = sorted((c["species"], round(c["wavelength"], 3), c["candidate"]) for c in changes)
-    assert added == [("CN", 15040.374, 18), ("CO", 15040.292, 2), ("CO", 15041.5, 19)]
-    assert len(notes) == 1 and "kept candidate 2" in notes[0] and "dropped 17" in notes[0]
+    assert added == [("CO", 15040.292, 2), ("CO", 15041.5, 19)]
+    assert len(notes) == 2 and all("kept candidate 2" in n for n in notes)
+    assert "dropped 17" in notes[0] and "dropped 18" in notes[1] and "one dip (CO 15040.292 Å, CN 15040.374 Å)" in notes[1]
+
+
+def test_an_added_line_keeps_the_isotopologue_its_log_gf_was_fitted_for(tmp_path, source, linelist):
+    """The fit's τ per unit gf has the isotopic fraction folded in (LineModel with a calibration), so a 13C14N
+    line added at its fitted log gf must be written as 13C14N: without the isotopes it re-synthesises 1/f(13C)
+    times too strong."""
+    row = _explanation(linelist, 3, "added", wavelength=15244.63, species="CN", loggf=-1.24, elow=1.03)
+    rows = pd.DataFrame([row | {"isotopes": "13,14"}])
+    changes, _, evidence = resolve_changes(linelist, rows, resolution=22500.0)
+    assert changes[0]["isotopes"] == "13,14" and evidence["isotopes"].tolist() == ["13,14"]
+    write_repair(tmp_path / "rep", linelist, rows, source_path=source, report={})
+    out = tmp_path / "rep"
+    written = read_linelist(out / "linelist.csv")
+    cn = written[np.isclose(written["wavelength"], 15244.63)]
+    assert cn["isotopes"].tolist() == ["13,14"]
+    moog = read_linelist(out / "linelist.moog")
+    assert "13,14" in moog.loc[np.isclose(moog["wavelength"], 15244.63, atol=0.01), "isotopes"].tolist()
 
 
 def test_a_damping_change_marks_the_line_and_keeps_its_log_gf(tmp_path, source, linelist):
