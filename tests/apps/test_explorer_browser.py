@@ -10,21 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from .browser import ARGS, CHROMIUM, MARKS, wait_for
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
-
-
-def wait_for(cond, timeout: float = 60.0) -> bool:
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return False
+pytestmark = MARKS
 
 
 def query(page) -> dict[str, list[str]]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,21 +14,9 @@ from gapviz.repair.review import read_review
 from .conftest import free_port
 from .test_workbench import write_repair
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from .browser import ARGS, CHROMIUM, MARKS, wait_for
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
-
-
-def wait_for(cond, timeout: float = 60.0) -> bool:
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return False
+pytestmark = MARKS
 
 
 @pytest.fixture()
