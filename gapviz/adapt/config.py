@@ -60,7 +60,8 @@ class LossConfig:
     lambda_dis: float = 1.0  # weight of the discriminator loss
     gan: str = "lsgan"  # "lsgan", "hinge" or "bce"
     lambda_label: float = 10.0  # physical: label-latent supervision (scaled labels, squared error)
-    lambda_correction: float = 0.1  # physical: mean (δ/σ)² amplitude penalty on the correction
+    lambda_correction: float = 1.0  # physical: mean (δ/σ)² amplitude penalty on the correction (0.1 let
+    #   the labels drift at 7214 px: train/README.md)
     lambda_split: float = 0.01  # physical: mean z_sp² penalty (keeps the split latent small)
     split_dropout: float = 0.5  # physical: share of stars whose free z_sp (not the continuum) is set to its mean
     emulator_source: bool = True  # physical: add emulator spectra at the labels the observed encoder infers
