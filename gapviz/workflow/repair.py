@@ -65,6 +65,12 @@ class RepairResult:
                         f"{shifts}")
         if len(passes) > 1:
             text.append(f"kept pass {self.report.get('kept_pass')} (least χ²)")
+        original = self.report.get("chi2_original")
+        if original is not None and passes:
+            kept = passes[int(self.report.get("kept_pass", 1)) - 1]["chi2"]
+            text.append(f"population χ² with the original list {original:.6g} → repaired {kept:.6g}" +
+                        ("" if kept < original else "; warning: the repaired list does not lower it: check the "
+                         "changes (gapviz explore --workbench) before using them"))
         text.append(f"wrote {self.out}/ (linelist.csv, linelist.moog, changes.csv, line_offsets.csv, "
                     "overlay.json, report.json)")
         v = self.report.get("verification", {})
@@ -142,7 +148,7 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
             loop = _loop(pop, candidates, lines, theory, reference, cal, resolution, iterate)
             explanations, offsets, null = loop["table"], loop["offsets"], loop["null"]
             report["iterations"], report["labels"] = loop["history"], loop["labels_report"]
-            report["kept_pass"] = loop["pass"]
+            report["kept_pass"], report["chi2_original"] = loop["pass"], loop["chi2_original"]
         else:
             explanations, offsets, null = explain_population(pop, candidates, lines, reference=reference,
                                                              calibration=cal, resolution=resolution)

@@ -88,6 +88,8 @@ def test_the_loop_adds_the_line_and_keeps_the_pass_of_least_chi2(case):
     err = np.full(pop.obs.shape, NOISE)
     plain = theory_fit.fit_labels(pop.obs, err, method="lm", init=pop.labels)
     assert out["chi2"] < 0.5 * float(np.sum(plain.chi2))
+    # the yardstick the loop reports is that same fit through the plain theory
+    assert out["chi2_original"] == pytest.approx(float(np.sum(plain.chi2)), rel=0.05)
     assert np.median(np.abs(out["labels"][:, 0] - labels[:, 0])) < 60.0  # teff nearer the truth than the start
 
 
