@@ -85,7 +85,8 @@ SAME_LINE_TOLERANCE = 0.01
 LN10 = math.log(10.0)
 CHOICES = ("none", "recalibrated", "added", "damping")
 N_PARAM = {"none": 0, "recalibrated": 1, "added": 2, "damping": 2}
-COLUMNS = ("candidate", "wavelength", "choice", "line_wavelength", "species", "isotopes", "elow_ev", "loggf", "loggf_err",
+COLUMNS = ("candidate", "wavelength", "choice", "line_wavelength", "species", "isotopes", "elow_ev", "loggf",
+           "loggf_err",
            "loggf_before", "line_index", "label", "n_stars", "chi2_none", "chi2_added", "chi2_recalibrated",
            "chi2_damping", "bic_none", "bic_added", "bic_recalibrated", "bic_damping", "wing_amplitude", "wing_gamma")
 
@@ -166,7 +167,8 @@ def _strongest(tau: np.ndarray, cand: np.ndarray, i: int, n: int) -> np.ndarray:
 
 def _empty_row(c: pd.Series, rank: int) -> dict:
     return {"candidate": rank, "wavelength": float(c["wavelength"]), "choice": "none", "line_wavelength": np.nan,
-            "species": "", "isotopes": "", "elow_ev": np.nan, "loggf": np.nan, "loggf_err": np.nan, "loggf_before": np.nan,
+            "species": "", "isotopes": "", "elow_ev": np.nan, "loggf": np.nan, "loggf_err": np.nan,
+            "loggf_before": np.nan,
             "line_index": -1, "label": str(c.get("attributed_label", "") or ""), "n_stars": 0,
             "chi2_none": np.nan, "chi2_added": np.nan, "chi2_recalibrated": np.nan, "chi2_damping": np.nan,
             "bic_none": np.nan, "bic_added": np.nan, "bic_recalibrated": np.nan, "bic_damping": np.nan,
@@ -196,7 +198,8 @@ def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: f
             best = (fit, {"line_wavelength": float(line["wavelength"]) + fit.shift, "species": str(line["species"]),
                           "isotopes": str(line.get("isotopes", "")),  # the fit's τ has its fraction folded in
                           "elow_ev": float(line["elow_ev"]), "loggf": fit.value - trend,
-                          "loggf_err": math.hypot(float(null.sigma_at([line["species"]])[0]), fit.error), "loggf_before": np.nan,
+                          "loggf_err": math.hypot(float(null.sigma_at([line["species"]])[0]), fit.error),
+                          "loggf_before": np.nan,
                           "line_index": -1}, score)
     return best
 
@@ -224,29 +227,68 @@ def _best_recalibrated(known: Lines, i: int, stars: np.ndarray, data: tuple, n_p
     return best
 
 
-def _explain_one(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines, wings: tuple[Lines, set],
+def _narrow_fits(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines, wings: tuple[Lines, set],
                  resolution: float, offsets: pd.DataFrame, null: Null, detrend: bool) -> dict:
-    """The table row of candidate ``i`` (row ``c`` of the candidate table)."""
+    """Candidate ``i``'s alternatives in its own window (none, recalibrated, added) and its best wing fit:
+    {"row", "fits", "none", "n_points", "damped" (or None), "wavelength"}; the choice is made by ``_decide``."""
     row = _empty_row(c, int(c["rank"]) if "rank" in c else i + 1)
+    out = {"row": row, "fits": None, "none": np.nan, "n_points": 0, "damped": None,
+           "wavelength": float(c["wavelength"])}
     sl = window(pop.wavelength, float(c["wavelength"]), resolution)
     stars = np.any(pop.weight[:, sl] > 0, axis=1)
     obs, weight, theory = pop.obs[stars, sl], pop.weight[stars, sl], pop.theory[stars, sl]
     n_points = int(np.count_nonzero(weight))
     if n_points == 0:
-        return row
+        return out
     data = (obs, weight, theory, pop.wavelength[sl])
     none = chi2(obs, weight, theory)
     max_shift = MAX_SHIFT_ELEMENTS * resolution_element(float(c["wavelength"]), resolution)
-    fits: dict[str, Best | None] = {"none": (Fit(none), {}, none),
-                                    "recalibrated": _best_recalibrated(known, i, stars, data, n_points, offsets,
-                                                                       detrend),
-                                    "added": _best_added(hyp, i, stars, data, max_shift, n_points, null, detrend)}
+    out["fits"] = {"none": (Fit(none), {}, none),
+                   "recalibrated": _best_recalibrated(known, i, stars, data, n_points, offsets, detrend),
+                   "added": _best_added(hyp, i, stars, data, max_shift, n_points, null, detrend)}
+    out.update(none=none, n_points=n_points)
     row["n_stars"] = int(np.count_nonzero(stars))
     wing_lines, allowed = wings
-    damped = best_wings(pop, wing_lines, strong_lines_near(wing_lines, i, float(c["wavelength"]), resolution, allowed),
-                        resolution)
-    if damped is not None:
-        fits = _on_wing_window(fits, damped, pop, wing_lines, none, n_points)
+    out["damped"] = best_wings(pop, wing_lines, strong_lines_near(wing_lines, i, float(c["wavelength"]), resolution,
+                                                                  allowed), resolution)
+    return out
+
+
+def _best_discrete(prepared: dict) -> tuple[float, int]:
+    """(χ² gain, parameters) of a candidate's best explanation in its own window other than damping."""
+    fits, n = prepared["fits"], prepared["n_points"]
+    if fits is None:
+        return 0.0, 0
+    name = min((k for k in ("none", "recalibrated", "added") if fits.get(k) is not None), key=lambda k: fits[k][2])
+    return prepared["none"] - fits[name][0].chi2, round((fits[name][2] - fits[name][0].chi2) / math.log(max(n, 2)))
+
+
+def _others_in_wings(prepared: list[dict], i: int, wavelength: np.ndarray) -> tuple[float, int]:
+    """Σ (χ² gain, parameters) of the best non-damping explanations of the candidates other than ``i`` whose
+    position lies inside candidate ``i``'s wing window (on the pixel grid ``wavelength``)."""
+    damped = prepared[i]["damped"]
+    if damped is None:
+        return 0.0, 0
+    inside = wavelength[damped[2]]
+    lo, hi = float(inside.min()), float(inside.max())
+    gain, k = 0.0, 0
+    for j, p in enumerate(prepared):
+        if j != i and lo <= p["wavelength"] <= hi:
+            g, kj = _best_discrete(p)
+            gain, k = gain + g, k + kj
+    return gain, k
+
+
+def _decide(prepared: dict, others: tuple[float, int], wings: Lines, pop: Population) -> dict:
+    """The table row: the alternative of least BIC. With a wing fit, on its wing window, where the discrete
+    alternatives also carry ``others`` = (χ² gain, parameters) of the other candidates' own best explanations
+    inside that window: damping must explain the wings better than the lines that the neighbouring candidates
+    add or recalibrate anyway (missing lines in a strong line's wings otherwise read as wrong damping)."""
+    row, fits = prepared["row"], prepared["fits"]
+    if fits is None:
+        return row
+    if prepared["damped"] is not None:
+        fits = _on_wing_window(fits, prepared["damped"], pop, wings, prepared["none"], prepared["n_points"], others)
     for name, fit in fits.items():
         if fit is not None:
             row[f"chi2_{name}"], row[f"bic_{name}"] = fit[0].chi2, fit[2]
@@ -257,20 +299,23 @@ def _explain_one(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines
 
 
 def _on_wing_window(fits: dict, damped: tuple, pop: Population, wings: Lines, none_narrow: float,
-                    n_narrow: int) -> dict:
+                    n_narrow: int, others: tuple[float, int] = (0.0, 0)) -> dict:
     """Every alternative's χ² and BIC on the wing window (``damping``): the damping fit's own, the others' as
-    χ²(none) there minus their gain in the candidate's window (a Gaussian change does nothing beyond it)."""
+    χ²(none) there minus their gain in the candidate's window (a Gaussian change does nothing beyond it) and
+    minus ``others``' gain (the other candidates in the wing window, explained their own way), with their
+    parameters."""
     fit, k, sl = damped
     stars = np.any(pop.weight[:, sl] > 0, axis=1)
     weight = pop.weight[stars, sl]
     n_points = int(np.count_nonzero(weight))
     none = chi2(pop.obs[stars, sl], weight, pop.theory[stars, sl])
-    out: dict[str, Best | None] = {"none": (Fit(none), {}, none)}
+    other_gain, other_k = others  # "none" for this candidate still lets its neighbours be explained
+    out: dict[str, Best | None] = {"none": (Fit(none - other_gain), {}, bic(none - other_gain, other_k, n_points))}
     for name in ("recalibrated", "added"):
         if fits[name] is not None:
-            value = none - (none_narrow - fits[name][0].chi2)
+            value = none - (none_narrow - fits[name][0].chi2) - other_gain
             k_params = round((fits[name][2] - fits[name][0].chi2) / math.log(max(n_narrow, 2)))
-            out[name] = (replace(fits[name][0], chi2=value), fits[name][1], bic(value, k_params, n_points))
+            out[name] = (replace(fits[name][0], chi2=value), fits[name][1], bic(value, k_params + other_k, n_points))
     line = wings.table.iloc[k]
     out["damping"] = (fit, {"line_wavelength": float(line["wavelength"]), "species": str(line["species"]),
                             "elow_ev": float(line["elow_ev"]), "loggf": float(line["loggf"]), "loggf_err": np.nan,
@@ -309,8 +354,10 @@ def explain_population(pop: Population, candidates: pd.DataFrame, linelist: pd.D
                             resolution, calibration)
         wings = (Lines.build(known_lines(candidates, linelist, resolution, WING_ELEMENTS), pop, resolution,
                              calibration), wing_outliers(pop, whole, resolution))
-        rows = [_explain_one(c, i, pop, hyp, known, wings, resolution, offsets, null, detrend)
-                for i, c in candidates.iterrows()]
+        prepared = [_narrow_fits(c, i, pop, hyp, known, wings, resolution, offsets, null, detrend)
+                    for i, c in candidates.iterrows()]
+        rows = [_decide(p, _others_in_wings(prepared, i, pop.wavelength), wings[0], pop)
+                for i, p in enumerate(prepared)]
     if len(offsets):
         lone = offsets[significant(offsets) & ~offsets["near_candidate"].to_numpy(bool)]
         rows += [_line_pass_row(line, int(line["n_points"]), detrend) for _, line in lone.iterrows()]
