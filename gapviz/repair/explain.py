@@ -25,7 +25,9 @@ candidate:
   stays "none". The best χ² wins.
 * **damping** (2 parameters): a strong known line within ``damping.WING_ELEMENTS`` whose wings stand out
   from the other strong lines' gets a wing template fitted (``gapviz.repair.damping``); all alternatives are
-  then compared on the wider wing window.
+  then compared on the wider wing window, where the discrete ones also carry the other candidates in that
+  window, each explained its own way (their χ² gains and parameters): damping has to explain the wings better
+  than the lines the neighbours add anyway, or missing lines in a strong line's wings read as wrong damping.
 * Known lines whose log gf the line pass found wrong far from every candidate get a row of their own
   (``candidate`` 0, "recalibrated").
 

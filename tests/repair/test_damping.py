@@ -1,5 +1,5 @@
-"""gapviz.repair.damping: wings around a strong line are recognised as damping, not as an added line; missing lines in
-the wings are added, not read as damping."""
+"""gapviz.repair.damping: wings around a strong line are recognised as damping, not as an added line;
+missing lines in the wings are added, not read as damping."""
 
 from __future__ import annotations
 
