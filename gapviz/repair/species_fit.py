@@ -23,7 +23,8 @@ import pandas as pd
 
 from gapviz.instrument import resolution_element
 from gapviz.io.linelist import parse_species
-from gapviz.repair.explain import MAX_SHIFT_ELEMENTS, _species_row
+from gapviz.repair.explain import MAX_SHIFT_ELEMENTS
+from gapviz.repair.line_hypotheses import species_row
 from gapviz.repair.fits import bic, chi2, fit_added
 from gapviz.repair.population import Lines, Population, window
 
@@ -43,7 +44,7 @@ def hypotheses(centre: float, species: Sequence[str], linelist: pd.DataFrame | N
     for s in dict.fromkeys(species):
         molecule = parse_species(s)[2]
         for chi in CHI_MOLECULE if molecule else CHI_ATOM:
-            rows.append(_species_row(s, (linelist,)) | {"species": s, "wavelength": float(centre),
+            rows.append(species_row(s, (linelist,)) | {"species": s, "wavelength": float(centre),
                                                          "elow_ev": chi, "loggf": 0.0})
     return pd.DataFrame(rows)
 

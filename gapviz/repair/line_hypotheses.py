@@ -1,0 +1,79 @@
+"""Which lines could explain a candidate: hypothetical added lines (the attributed species at the candidate, and
+reference-list lines the theory's list lacks nearby) and the theory's own lines near it (``gapviz.repair.explain``
+chooses among them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from gapviz.instrument import resolution_element
+from gapviz.io.linelist import MOLECULE_D0_EV, parse_species
+
+#: Lines within this many resolution elements of a candidate are tried.
+MATCH_ELEMENTS = 1.0
+#: Two lines of the same species this close (Å) are the same line.
+SAME_LINE_TOLERANCE = 0.01
+
+
+def species_row(species: str, tables: Sequence[pd.DataFrame | None]) -> dict:
+    """A contract row for ``species`` (its commonest isotopologue in the first table that has it)."""
+    for table in tables:
+        if table is None or "species" not in table:
+            continue
+        rows = table[table["species"].astype(str) == species]
+        if len(rows):
+            if "isotopes" in rows:
+                common = rows["isotopes"].fillna("").astype(str).value_counts().index[0]
+                rows = rows[rows["isotopes"].fillna("").astype(str) == common]
+            return rows.iloc[0].to_dict()
+    atoms, ion, molecule = parse_species(species)
+    return {"species": species, "elements": ",".join(atoms), "ion": ion, "is_molecule": molecule,
+            "d0_ev": MOLECULE_D0_EV.get(species, np.nan) if molecule else np.nan, "isotopes": ""}
+
+
+def _not_in(lines: pd.DataFrame, linelist: pd.DataFrame) -> np.ndarray:
+    """(len(lines),) bool: no line of ``linelist`` of the same species within SAME_LINE_TOLERANCE Å."""
+    wl = linelist["wavelength"].to_numpy(float)
+    sp = linelist["species"].astype(str).to_numpy()
+    out = np.ones(len(lines), dtype=bool)
+    for i, (w, s) in enumerate(zip(lines["wavelength"].to_numpy(float), lines["species"].astype(str))):
+        lo, hi = np.searchsorted(wl, [w - SAME_LINE_TOLERANCE, w + SAME_LINE_TOLERANCE])
+        out[i] = not np.any(sp[lo:hi] == s)
+    return out
+
+
+def added_hypotheses(candidates: pd.DataFrame, linelist: pd.DataFrame, reference: pd.DataFrame | None,
+                     resolution: float) -> pd.DataFrame:
+    """Hypothetical lines per candidate (column ``cand``): attributed species at the candidate, reference lines."""
+    rows = []
+    for i, c in candidates.iterrows():
+        species = str(c.get("attributed_species", "") or "")
+        chi = float(c.get("attributed_chi", np.nan))
+        if species and species.lower() != "none" and np.isfinite(chi):
+            rows.append(species_row(species, (reference, linelist)) | {
+                "wavelength": float(c["wavelength"]), "elow_ev": chi, "loggf": 0.0, "cand": i,
+                "source": "attributed"})
+        if reference is None or not len(reference):
+            continue
+        fwhm = MATCH_ELEMENTS * resolution_element(float(c["wavelength"]), resolution)
+        near = reference[(reference["wavelength"] - c["wavelength"]).abs() <= fwhm]
+        near = near[_not_in(near, linelist)]
+        for _, line in near.iterrows():
+            rows.append(line.to_dict() | {"cand": i, "source": "reference"})
+    return pd.DataFrame(rows)
+
+
+def known_lines(candidates: pd.DataFrame, linelist: pd.DataFrame, resolution: float,
+                elements: float = MATCH_ELEMENTS) -> pd.DataFrame:
+    """Theory lines within ``elements`` resolution elements of each candidate (column ``cand``; ``line_index`` =
+    row of the list)."""
+    table = linelist.reset_index(drop=True).assign(line_index=np.arange(len(linelist)))
+    parts = []
+    for i, c in candidates.iterrows():
+        fwhm = elements * resolution_element(float(c["wavelength"]), resolution)
+        near = table[(table["wavelength"] - c["wavelength"]).abs() <= fwhm]
+        parts.append(near.assign(cand=i))
+    return pd.concat(parts, ignore_index=True) if parts else table.iloc[:0].assign(cand=0)
