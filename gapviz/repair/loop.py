@@ -15,8 +15,8 @@ A pass is kept only while it lowers the population's χ²: the loop stops at the
 the first whose list is the same as the pass before (same changes, kind and line, and no log gf moving by
 more than ``LOOP_TOL_DEX``), or after ``iterations`` passes, and returns the pass of least χ² (its list and
 its labels). Every pass is also compared with the original list's χ² (labels refitted through the plain
-theory the same way): a repair that does not beat it is reported as such. Measured on the mocks (README): the
-SME mock keeps pass 2, the LineModel mock pass 1; without the guard, alternating further had drifted the
+theory the same way): a repair that does not beat it is reported as such. Measured on the mocks (README): both
+keep pass 2 of 3; without the χ² guard, alternating further had once drifted the
 labels (teff +100 K per pass). Each pass's counts, χ² and median label shifts go to ``history``.
 """
 
