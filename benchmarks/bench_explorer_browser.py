@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import sys
 import threading
@@ -38,9 +37,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_explorer import ensure_store  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from gapviz.testing.browser import ARGS, CHROMIUM, serve_in_thread  # noqa: E402
+
 QUIET_S = 0.8  # no frame for this long after a document patch: the server is done with the interaction
 
 #: Recorded in the page before any script of the app runs: every websocket frame (time, size, first bytes),
@@ -72,12 +70,6 @@ INSTRUMENT = """
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 def thread_cpu(thread: threading.Thread) -> float:
     """CPU seconds used so far by ``thread`` (Linux: its pthread CPU clock)."""
     return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
@@ -87,13 +79,10 @@ class Server:
     """The explorer served from a thread of this process on a free port; times each session's app function."""
 
     def __init__(self, store: Path):
-        import panel as pn
-
         from apps.explorer import build_app
 
         self.sessions: list = []
         self.build_ms: list[float] = []
-        self.port = free_port()
 
         def app():
             t = time.perf_counter()
@@ -102,15 +91,8 @@ class Server:
             return page
 
         before = set(threading.enumerate())
-        self.server = pn.serve({"explorer": app}, port=self.port, threaded=True, show=False, verbose=False)
-        for _ in range(300):
-            try:
-                socket.create_connection(("localhost", self.port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        self.url, self.server = serve_in_thread("explorer", app, timeout=30.0)
         self.thread = next(t for t in threading.enumerate() if t not in before)
-        self.url = f"http://localhost:{self.port}/explorer"
 
     def cpu(self) -> float:
         return thread_cpu(self.thread)

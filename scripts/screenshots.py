@@ -19,53 +19,24 @@ picked (``--only workbench`` makes only that one).
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from gapviz.testing.browser import ARGS, CHROMIUM, serve_in_thread, wait_for  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1500, "height": 1100}
 MOLECULES = ("CO", "CN", "OH")
 MAX_BYTES = 300_000
 
 
-def wait_for(cond, timeout: float = 60.0) -> bool:
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def serve(store: Path, repair: Path | None):
-    """(url, sessions, server): the explorer on ``store`` from a thread on a free port."""
-    import panel as pn
-
-    from apps.explorer import build_app
-
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        port = s.getsockname()[1]
+def serve(name: str, build) -> tuple[str, list, object]:
+    """(url, sessions, server): app ``name`` (``build(sessions)`` makes a session) from a thread on a free port."""
     sessions: list = []
-    server = pn.serve({"explorer": lambda: build_app(store, sessions, repair)}, port=port, threaded=True,
-                      show=False, verbose=False)
-    assert wait_for(lambda: _listening(port), 60), "the explorer did not start"
-    return f"http://localhost:{port}/explorer", sessions, server
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("localhost", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
+    url, server = serve_in_thread(name, lambda: build(sessions))
+    return url, sessions, server
 
 
 def small_png(path: Path) -> int:
@@ -91,19 +62,12 @@ def workbench_shot(store: Path, repair: Path | None, out: Path) -> Path:
     """``out/workbench.png``: the workbench with the strongest added line of the table's first page picked
     (``repair`` None: STORE_DIR/repair)."""
     import pandas as pd
-    import panel as pn
     from playwright.sync_api import sync_playwright
 
     from apps.workbench import build_app
 
     repair = repair or store / "repair"
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        port = s.getsockname()[1]
-    sessions: list = []
-    server = pn.serve({"workbench": lambda: build_app(store, sessions, repair)}, port=port, threaded=True,
-                      show=False, verbose=False)
-    assert wait_for(lambda: _listening(port), 60), "the workbench did not start"
+    url, sessions, server = serve("workbench", lambda sessions: build_app(store, sessions, repair))
     changes = pd.read_csv(repair / "changes.csv").head(12)  # the table's first page
     added = changes[changes["choice"] == "added"]
     row = int(added["bic_gain"].idxmax()) if "bic_gain" in added and len(added) else 0
@@ -111,7 +75,7 @@ def workbench_shot(store: Path, repair: Path | None, out: Path) -> Path:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1500, "height": 1480})
-            page.goto(f"http://localhost:{port}/workbench")
+            page.goto(url)
             page.wait_for_selector(".tabulator-row", timeout=180_000)
             assert wait_for(lambda: len(sessions) == 1)
             page.locator(".tabulator-row").nth(row).click()
@@ -145,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         shots["workbench.png"] = workbench_shot(args.workbench_store, args.workbench_repair, args.out)
     if args.only == "workbench":
         return _shrink(args.out, shots)
-    url, sessions, server = serve(args.store, args.repair)
+    from apps.explorer import build_app
+
+    url, sessions, server = serve("explorer", lambda sessions: build_app(args.store, sessions, args.repair))
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)

@@ -12,6 +12,7 @@ import xarray as xr
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `apps` (not an installed package)
 from gapviz.io.grids import sample_wavelength  # noqa: E402
 from gapviz.testing import stores as make_store  # noqa: E402
+from gapviz.testing.browser import serve_in_thread  # noqa: E402
 
 
 def tiny_wavelength() -> np.ndarray:
@@ -110,40 +111,21 @@ def raw(tiny_store):
     return read
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def serve_app():
     """serve_app(store_dir) -> (url, sessions): the explorer served from a thread on a free port; sessions
     collects each session's Explorer. Servers stop at the end of the test."""
-    import socket
-    import time
-
-    import panel as pn
-
     from apps.explorer import build_app
 
     servers = []
 
     def serve(store_dir):
         sessions: list = []
-        port = free_port()
         # sessions live 5 min unconnected (default 15 s) so a test can connect to each one a page created
-        servers.append(pn.serve({"explorer": lambda: build_app(store_dir, sessions)}, port=port, threaded=True,
-                                show=False, verbose=False, unused_session_lifetime_milliseconds=300_000))
-        for _ in range(200):  # wait until it listens (a TCP connect, so no session is created)
-            try:
-                socket.create_connection(("localhost", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        return f"http://localhost:{port}/explorer", sessions
+        url, server = serve_in_thread("explorer", lambda: build_app(store_dir, sessions),
+                                      unused_session_lifetime_milliseconds=300_000)
+        servers.append(server)
+        return url, sessions
 
     yield serve
     for server in servers:

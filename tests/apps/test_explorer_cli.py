@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from apps.store_data import build_store_data, default_store_dir, store_dir_from_
 from gapviz.cli import main
 from gapviz.cli.explore import check_store, command, explorer_script
 from gapviz.errors import GapvizError
+from gapviz.testing.browser import free_port
 
 
 def test_missing_store_exits_2_with_message(tmp_path, capsys):
@@ -68,9 +68,7 @@ def test_no_argument_means_the_shipped_sample():
 
 @pytest.mark.e2e
 def test_gapviz_explore_serves_the_page(tiny_store, tmp_path):
-    with socket.socket() as s:  # a free port
-        s.bind(("localhost", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = open(tmp_path / "server.log", "wb")  # a file, not a pipe nobody reads (it would fill and block)
     proc = subprocess.Popen([sys.executable, "-m", "gapviz", "explore", str(tiny_store), "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)

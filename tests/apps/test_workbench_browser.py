@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import socket
 
 import numpy as np
 import pytest
 
 from gapviz.io.linelist import read_linelist
 from gapviz.repair.review import read_review
+from gapviz.testing.browser import serve_in_thread
 
-from .conftest import free_port
 from .test_workbench import write_repair
 
 from .browser import ARGS, CHROMIUM, MARKS, wait_for
@@ -22,28 +21,15 @@ pytestmark = MARKS
 @pytest.fixture()
 def served(tmp_path, tiny_store):
     """(url, sessions, STORE_DIR): the workbench on a copy of the tiny store with its repair, from a thread."""
-    import panel as pn
-
     from apps.workbench import build_app
 
     store = tmp_path / "store"
     shutil.copytree(tiny_store, store)
     write_repair(store)
     sessions: list = []
-    port = free_port()
-    server = pn.serve({"workbench": lambda: build_app(store, sessions)}, port=port, threaded=True, show=False,
-                      verbose=False)
-    assert wait_for(lambda: _listening(port), 60)
-    yield f"http://localhost:{port}/workbench", sessions, store
+    url, server = serve_in_thread("workbench", lambda: build_app(store, sessions))
+    yield url, sessions, store
     server.stop()
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("localhost", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def open_page(browser, url):
