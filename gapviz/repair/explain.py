@@ -60,7 +60,7 @@ from gapviz.repair.damping import (
     strong_lines_near,
     wing_outliers,
 )
-from gapviz.repair.fits import Fit, bic, chi2, fit_added, fit_recalibrated, saturated
+from gapviz.repair.fits import Fit, bic, bic_params, chi2, fit_added, fit_recalibrated, saturated
 from gapviz.repair.population import (
     Lines,
     Population,
@@ -194,7 +194,7 @@ def _best_discrete(prepared: dict) -> tuple[float, int]:
     if fits is None:
         return 0.0, 0
     name = min((k for k in ("none", "recalibrated", "added") if fits.get(k) is not None), key=lambda k: fits[k][2])
-    return prepared["none"] - fits[name][0].chi2, round((fits[name][2] - fits[name][0].chi2) / math.log(max(n, 2)))
+    return prepared["none"] - fits[name][0].chi2, bic_params(fits[name][2], fits[name][0].chi2, n)
 
 
 def _others_in_wings(prepared: list[dict], i: int, wavelength: np.ndarray) -> tuple[float, int]:
@@ -248,7 +248,7 @@ def _on_wing_window(fits: dict, damped: tuple, pop: Population, wings: Lines, no
     for name in ("recalibrated", "added"):
         if fits[name] is not None:
             value = none - (none_narrow - fits[name][0].chi2) - other_gain
-            k_params = round((fits[name][2] - fits[name][0].chi2) / math.log(max(n_narrow, 2)))
+            k_params = bic_params(fits[name][2], fits[name][0].chi2, n_narrow)
             out[name] = (replace(fits[name][0], chi2=value), fits[name][1], bic(value, k_params + other_k, n_points))
     line = wings.table.iloc[k]
     out["damping"] = (fit, {"line_wavelength": float(line["wavelength"]), "species": str(line["species"]),

@@ -120,3 +120,8 @@ def fit_recalibrated(obs, weight, theory, x, tau_known, line_wavelength, sigma, 
 def bic(chi2_value: float, k: int, n_points: int) -> float:
     """χ² + k ln(n_points) (NaN χ² stays NaN)."""
     return chi2_value + k * math.log(max(n_points, 1))
+
+
+def bic_params(bic_value: float, chi2_value: float, n_points: int) -> int:
+    """The parameter count k that ``bic`` charged: (BIC − χ²) / ln(n_points), rounded (0 for n_points ≤ 1)."""
+    return round((bic_value - chi2_value) / math.log(n_points)) if n_points > 1 else 0
