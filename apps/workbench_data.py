@@ -183,15 +183,13 @@ def _line(edit: Edit) -> pd.DataFrame:
 def _contract(lines: pd.DataFrame) -> pd.DataFrame:
     """A line table in ``read_linelist``'s contract (elements, ion, is_molecule, d0_ev) from
     wavelength/species/loggf/elow_ev (+ isotopes)."""
-    from gapviz.io.linelist import MOLECULE_D0_EV, parse_species
+    from gapviz.io.linelist import species_fields
 
     rows = []
     for r in lines.itertuples(index=False):
-        atoms, ion, molecule = parse_species(str(r.species))
         rows.append({"wavelength": float(r.wavelength), "species": str(r.species), "loggf": float(r.loggf),
-                     "elow_ev": float(r.elow_ev), "elements": ",".join(dict.fromkeys(atoms)), "ion": ion,
-                     "is_molecule": molecule, "d0_ev": MOLECULE_D0_EV.get(str(r.species), np.nan) if molecule
-                     else np.nan, "isotopes": str(getattr(r, "isotopes", "") or "").replace("nan", "")})
+                     "elow_ev": float(r.elow_ev), "isotopes": str(getattr(r, "isotopes", "") or "").replace("nan", "")}
+                    | species_fields(str(r.species)))
     return pd.DataFrame(rows)
 
 

@@ -123,6 +123,14 @@ def species_elements(species: str) -> str:
     return ",".join(dict.fromkeys(atoms))
 
 
+def species_fields(species: str) -> dict:
+    """The contract columns a line takes from its species alone: ``elements`` (as ``species_elements``), ``ion``,
+    ``is_molecule`` and ``d0_ev`` (a molecule's default dissociation energy, ``MOLECULE_D0_EV``; NaN for an atom)."""
+    atoms, ion, molecule = parse_species(species)
+    return {"elements": ",".join(dict.fromkeys(atoms)), "ion": ion, "is_molecule": molecule,
+            "d0_ev": MOLECULE_D0_EV.get(species, np.nan) if molecule else np.nan}
+
+
 def decode_moog_species(code: str) -> tuple[str, int, bool]:
     """MOOG species code -> (species name, ion, is_molecule); ValueError if it cannot be decoded.
 
@@ -168,12 +176,11 @@ def _finish(rows: dict[str, list], source: str) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         raise GapvizError(f"{source}: no lines found; expected a MOOG line list or a gapviz line-list CSV")
-    parsed = [parse_species(s) for s in df["species"]]
-    df["elements"] = [",".join(dict.fromkeys(a)) for a, _, _ in parsed]
-    df["ion"] = np.array([i for _, i, _ in parsed], dtype=int)
-    df["is_molecule"] = np.array([m for _, _, m in parsed], dtype=bool)
-    d0_default = df["species"].map(MOLECULE_D0_EV).astype(float)
-    df["d0_ev"] = np.where(df["is_molecule"], df["d0_ev"].fillna(d0_default), np.nan)
+    fields = pd.DataFrame([species_fields(s) for s in df["species"]], index=df.index)
+    df["elements"] = fields["elements"]
+    df["ion"] = fields["ion"].to_numpy(dtype=int)
+    df["is_molecule"] = fields["is_molecule"].to_numpy(dtype=bool)
+    df["d0_ev"] = np.where(df["is_molecule"], df["d0_ev"].fillna(fields["d0_ev"].astype(float)), np.nan)
     if "isotopes" not in df:
         df["isotopes"] = ""
     df["isotopes"] = df["isotopes"].fillna("").astype(str)

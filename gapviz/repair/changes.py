@@ -23,7 +23,7 @@ import pandas as pd
 
 from gapviz.errors import GapvizError
 from gapviz.instrument import RESOLUTION
-from gapviz.io.linelist import MOLECULE_D0_EV, parse_species, vacuum_to_air
+from gapviz.io.linelist import parse_species, species_fields, vacuum_to_air
 from gapviz.repair.explain import CHOICES
 
 EXPLANATION_COLUMNS = ["candidate", "wavelength", "choice", "line_wavelength", "species", "elow_ev", "loggf",
@@ -35,8 +35,9 @@ CHANGES_COLUMNS = ["candidate", "choice", "wavelength", "species", "isotopes", "
 #: Two lines of the same species closer than this (Å, vacuum) are the same line.
 SAME_LINE_TOL = 2e-3
 #: Two *added* lines (of any species) closer than this many resolution elements (λ/R) explain one feature
-#: twice (two candidates on the same dip, each fitted alone, make it twice as deep; whatever their species): the one with the larger BIC
-#: gain is kept. 0.15 (≈ 0.1 Å in the H band): at 0.3 two distinct CO lines of the LineModel mock merged.
+#: twice (two candidates on the same dip, each fitted alone, make it twice as deep; whatever their species):
+#: the one with the larger BIC gain is kept. 0.15 (≈ 0.1 Å in the H band): at 0.3 two distinct CO lines of the
+#: LineModel mock merged.
 SAME_ADDED_ELEMENTS = 0.15
 
 def _num(value: Any) -> float:
@@ -244,16 +245,13 @@ def _apply_changes(linelist: pd.DataFrame, changes: list[dict], source: str) -> 
         rows = []
         for op in added:
             species = str(op["species"])
-            atoms, ion, is_molecule = parse_species(species)
             wl = _num(op["wavelength"])
             row = {"wavelength": wl, "species": species, "loggf": _num(op["loggf"]), "elow_ev": _num(op["elow_ev"]),
                    "medium": "vacuum", "change": "added", "loggf_before": np.nan,
                    "loggf_err": _num(op.get("loggf_err")), "candidate": int(op["candidate"])}
             if has_iso:
                 row["isotopes"] = str(op.get("isotopes") or "")
-            derived = {"wavelength_air": float(vacuum_to_air(wl)), "elements": ",".join(dict.fromkeys(atoms)),
-                       "ion": ion, "is_molecule": is_molecule,
-                       "d0_ev": MOLECULE_D0_EV.get(species, np.nan) if is_molecule else np.nan}
+            derived = {"wavelength_air": float(vacuum_to_air(wl))} | species_fields(species)
             for c in rest:
                 row[c] = derived.get(c, np.nan)
             rows.append(row)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gapviz.instrument import resolution_element
-from gapviz.io.linelist import MOLECULE_D0_EV, parse_species
+from gapviz.io.linelist import species_fields
 
 #: Lines within this many resolution elements of a candidate are tried.
 MATCH_ELEMENTS = 1.0
@@ -29,9 +29,7 @@ def species_row(species: str, tables: Sequence[pd.DataFrame | None]) -> dict:
                 common = rows["isotopes"].fillna("").astype(str).value_counts().index[0]
                 rows = rows[rows["isotopes"].fillna("").astype(str) == common]
             return rows.iloc[0].to_dict()
-    atoms, ion, molecule = parse_species(species)
-    return {"species": species, "elements": ",".join(atoms), "ion": ion, "is_molecule": molecule,
-            "d0_ev": MOLECULE_D0_EV.get(species, np.nan) if molecule else np.nan, "isotopes": ""}
+    return {"species": species, "isotopes": ""} | species_fields(species)
 
 
 def _not_in(lines: pd.DataFrame, linelist: pd.DataFrame) -> np.ndarray:
