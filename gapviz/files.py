@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from gapviz.errors import GapvizError
@@ -35,6 +36,36 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: str | os.PathLike, names: Sequence[str],
+                  check: Callable[[Path], None] = lambda out_dir: None) -> Iterator[Path]:
+    """Yield a staging folder beside ``out_dir`` to write the files ``names`` into; only if the block succeeds,
+    move them into ``out_dir``: the whole folder renamed into place when ``out_dir`` does not exist, else
+    ``check(out_dir)`` (which may refuse) and each file replaced in the order given (put the one that says
+    "done", e.g. report.json, last). On an error ``out_dir`` stays as it was and the staging folder goes."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        yield staging
+        umask = os.umask(0)
+        os.umask(umask)
+        if not out_dir.exists():
+            os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700
+            try:
+                os.rename(staging, out_dir)
+            except OSError:  # appeared meanwhile: fall through to moving the files in
+                pass
+        if staging.exists():
+            check(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for name in names:
+                os.replace(staging / name, out_dir / name)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, overwrite: bool = True) -> None:

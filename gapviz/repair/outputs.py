@@ -26,8 +26,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from gapviz.errors import GapvizError
+from gapviz.files import staged_folder
 from gapviz.instrument import RESOLUTION
 from gapviz.io.linelist import CSV_COLUMNS, read_linelist, write_moog
 from gapviz.repair.changes import _apply_changes, repaired_linelist, resolve_changes
@@ -164,9 +163,8 @@ def write_repair(out_dir: str | os.PathLike, linelist: pd.DataFrame, explanation
     full_report.update({"counts": counts, "notes": notes, "source_path": str(source_path),
                         "source_sha256": overlay["source_sha256"], "files": dict(REPAIR_FILES)})
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
+    # report.json last (REPAIR_FILES' order)
+    with staged_folder(out_dir, list(REPAIR_FILES.values()), lambda d: _check_out_dir(d, overwrite)) as staging:
         _linelist_csv_frame(repaired).to_csv(staging / LINELIST_FILE, index=False)
         write_moog(repaired, staging / MOOG_FILE,
                    title=f"gapviz repair of {source_path.name}: {counts['recalibrated']} recalibrated, "
@@ -176,21 +174,6 @@ def write_repair(out_dir: str | os.PathLike, linelist: pd.DataFrame, explanation
         offsets = line_offsets if line_offsets is not None else pd.DataFrame(columns=["line_index", "wavelength"])
         offsets.round(5).to_csv(staging / OFFSETS_FILE, index=False)
         (staging / REPORT_FILE).write_text(json.dumps(_jsonable(full_report), indent=2, allow_nan=False) + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        if not out_dir.exists():
-            os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700
-            try:
-                os.rename(staging, out_dir)
-            except OSError:  # appeared meanwhile: fall through to moving the files in
-                pass
-        if staging.exists():
-            _check_out_dir(out_dir, overwrite)
-            for name in REPAIR_FILES.values():  # report.json last
-                os.replace(staging / name, out_dir / name)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return {key: out_dir / name for key, name in REPAIR_FILES.items()}
 
 

@@ -23,8 +23,6 @@ import fcntl
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from gapviz.errors import GapvizError
-from gapviz.files import atomic_path
+from gapviz.files import atomic_path, staged_folder
 from gapviz.io.linelist import (
     parse_species,
     read_linelist,
@@ -260,24 +258,22 @@ def write_reviewed(out_dir: str | os.PathLike, reviewed: pd.DataFrame, report: d
     (air Å), ``linelist_plain.csv`` (gapviz CSV, the contract columns only) and ``report.json``; staged beside
     OUT_DIR and moved in at the end. An existing non-empty OUT_DIR is refused unless ``overwrite``."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
-        raise GapvizError(f"{out_dir}: already exists; refusing to overwrite it (pass --overwrite to replace it)")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    _check_out_dir(out_dir, overwrite)
     names = {"linelist": "linelist.csv", "plain": "linelist_plain.csv", "moog": "linelist.moog",
-             "report": "report.json"}
-    try:
+             "report": "report.json"}  # report.json last
+    with staged_folder(out_dir, list(names.values()), lambda d: _check_out_dir(d, overwrite)) as staging:
         reviewed.to_csv(staging / names["linelist"], index=False)
         write_linelist_csv(reviewed, staging / names["plain"])
         write_moog(read_linelist(staging / names["linelist"]), staging / names["moog"],
                    title=f"gapviz reviewed repair: {report.get('counts', {})} (air wavelengths)")
         (staging / names["report"]).write_text(json.dumps(report, indent=2) + "\n")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name in names.values():  # report.json last
-            os.replace(staging / name, out_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return {k: out_dir / v for k, v in names.items()}
+
+
+def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    """Refuse an existing OUT_DIR that is a file or holds files, unless ``overwrite``."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
+        raise GapvizError(f"{out_dir}: already exists; refusing to overwrite it (pass --overwrite to replace it)")
 
 
 def review_counts(reviewed: pd.DataFrame) -> dict[str, int]:
@@ -299,8 +295,7 @@ def apply_review(store_dir: str | os.PathLike, review_path: str | os.PathLike, o
     if not review_path.is_file():
         raise GapvizError(f"{review_path}: no such review file; the workbench writes STORE_DIR/{REVIEW_FILE}")
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
-        raise GapvizError(f"{out_dir}: already exists; refusing to overwrite it (pass --overwrite to replace it)")
+    _check_out_dir(out_dir, overwrite)
     repaired, sha = read_repaired(repair_dir)
     reviewed = reviewed_linelist(repaired, read_review(review_path), sha, what=str(review_path))
     report = {"store": str(store_dir), "repair": str(repair_dir), "review": str(review_path),
