@@ -1,23 +1,28 @@
 """The repair loop: changes and labels fitted in turn (``gapviz repair --iterate K``).
 
 A missing line biases the labels it follows (a missing CO line reads as extra carbon), and changes fitted at
-biased labels carry that bias back into the list. ``repair_loop`` alternates, over one population of stars:
+biased labels carry that bias back into the list. First the stars' extra line broadening is fitted with their
+labels through the plain theory (``broadening``: a sharper theory than the stars reads their broader lines as
+other labels); that fit is the yardstick and the start. ``repair_loop`` then alternates, over one population:
 
 1. explain the candidates and check every known line (``explain.explain_population``) against the plain
-   theory at the current labels: the changes are fitted relative to the *original* list, so a pass never
-   compounds the previous one, and their log gf are put on the known lines' footing (the trend of lines like
-   them taken off, ``recalibrate``), so that the known lines, not the changes, anchor the labels;
-2. refit every star's labels through the repaired theory (``refit.repaired_theory``: the emulator times the
-   changes' own opacity), starting from the current labels; the population's χ² of that fit scores the pass;
-3. the plain theory at the new labels is the next pass's baseline.
+   theory, broadened, at the current labels, with line profiles at the stars' fitted resolving power: the
+   changes are fitted relative to the *original* list, so a pass never compounds the previous one, and their
+   log gf are put on the known lines' footing (the trend of lines like them taken off, ``recalibrate``), so
+   that the known lines, not the changes, anchor the labels;
+2. refit every star's labels, and the broadening around its last value, through the repaired theory
+   (``refit.repaired_theory``: the emulator times the changes' own opacity, then broadened), starting from
+   the current labels; the population's χ² of that fit scores the pass;
+3. the plain theory at the new labels and broadening is the next pass's baseline.
 
 A pass is kept only while it lowers the population's χ²: the loop stops at the first pass that does not, at
 the first whose list is the same as the pass before (same changes, kind and line, and no log gf moving by
-more than ``LOOP_TOL_DEX``), or after ``iterations`` passes, and returns the pass of least χ² (its list and
-its labels). Every pass is also compared with the original list's χ² (labels refitted through the plain
-theory the same way): a repair that does not beat it is reported as such. Measured on the mocks (README): both
-keep pass 2 of 3; without the χ² guard, alternating further had once drifted the
-labels (teff +100 K per pass). Each pass's counts, χ² and median label shifts go to ``history``.
+more than ``LOOP_TOL_DEX``), or after ``iterations`` passes, and returns the pass of least χ² (its list, its
+labels and its broadening). Every pass is also compared with the original list's χ² (labels and broadening
+refitted through the plain theory the same way): a repair that does not beat it is reported as such.
+Measured on the mocks (README): both keep pass 2 of 3; without the χ² guard, alternating further had once
+drifted the labels (teff +100 K per pass). Each pass's counts, χ², broadening and median label shifts go to
+``history``.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gapviz.adapt.theory_fit import TheoryFit
 from gapviz.errors import GapvizError
+from gapviz.repair.broadening import around, broadened, fit_broadening
 from gapviz.repair.changes import repaired_linelist
 from gapviz.repair.explain import explain_population
 from gapviz.repair.population import Population
-from gapviz.repair.refit import fit_through, repaired_theory
+from gapviz.repair.refit import repaired_theory
 
 #: The list has stopped changing when no log gf moves by more than this (dex) between passes.
 LOOP_TOL_DEX = 0.02
@@ -50,40 +57,48 @@ def stopped_changing(before: dict, after: dict, tol: float = LOOP_TOL_DEX) -> bo
 def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFrame, *, theory_fit,
                 reference: pd.DataFrame | None, calibration: str | None, resolution: float,
                 iterations: int) -> dict:
-    """The kept pass: {"table", "offsets", "null", "labels" (S, L) its refit, "chi2", "pass", "history": [every
-    pass], "chi2_original": the population's χ² with the original list, labels refitted the same way} (module
-    doc). A kept pass whose χ² is not below ``chi2_original`` is still returned; the caller says so."""
+    """The kept pass: {"table", "offsets", "null", "labels" (S, L) its refit, "chi2", "pass", "broadening" its
+    ``Broadening``, "history": [every pass], "chi2_original": the population's χ² with the original list, labels
+    and broadening refitted the same way, "plain": that fit's ``Broadening``} (module doc). A kept pass whose χ² is not below ``chi2_original`` is still returned; the caller says so."""
     if iterations < 1:
         raise GapvizError(f"--iterate must be at least 1, got {iterations}")
     if list(theory_fit.label_names) != list(pop.label_names):
         raise GapvizError(f"the store's theory fits {theory_fit.label_names} but its labels are {pop.label_names}; "
                           "was theory.pt written with this store?")
     obs, err = pop.flux_and_errors()
-    # the yardstick of every pass: the population's χ² with the original list, labels refitted the same way
-    chi2_original = float(np.nansum(fit_through(theory_fit, theory_fit.emulator, obs, err, init=pop.labels).chi2))
-    labels, current, previous, history, best = pop.labels, pop, None, [], None
+    # the observations' extra broadening, then the yardstick of every pass: the population's χ² with the
+    # original list, labels (and broadening) refitted through the plain theory
+    plain_fit = fit_broadening(theory_fit, theory_fit.emulator, pop.wavelength, obs, err, pop.labels, resolution)
+    chi2_original = float(np.nansum(plain_fit.chi2))
+    broad, previous, history, best = plain_fit, None, [], None
     for k in range(1, iterations + 1):
+        labels = broad.labels
+        plain = TheoryFit(broadened(theory_fit.emulator, pop.wavelength, broad.fwhm_kms), theory_fit.sigma_floor,
+                          theory_fit.sigma_max)
+        current = pop.at_labels(labels, plain.theory(labels).astype(np.float64))
         table, offsets, null = explain_population(current, candidates, linelist, reference=reference,
-                                                  calibration=calibration, resolution=resolution)
+                                                  calibration=calibration, resolution=broad.resolution_observed)
         signature = _signature(table)
         same = previous is not None and stopped_changing(previous, signature)
-        repaired = repaired_linelist(linelist, table, resolution)
+        repaired = repaired_linelist(linelist, table, broad.resolution_observed)
         theory = repaired_theory(theory_fit, linelist, repaired, pop.wavelength, resolution, calibration)
-        fit = fit_through(theory_fit, theory, obs, err, init=labels)
-        new = np.asarray(fit.labels, dtype=np.float64)
-        chi2 = float(np.nansum(fit.chi2))
+        # the missing lines widened the plain theory's broadening: it is refitted with the changes in
+        broad = fit_broadening(theory_fit, theory, pop.wavelength, obs, err, labels, resolution,
+                               grid=around(broad.fwhm_kms))
+        new, chi2 = broad.labels, float(np.nansum(broad.chi2))
         counts = table["choice"].value_counts().to_dict()
         history.append({"pass": k, "added": int(counts.get("added", 0)),
                         "recalibrated": int(counts.get("recalibrated", 0)), "none": int(counts.get("none", 0)),
                         "sigma_null": float(null.sigma), "chi2": chi2, "same_list": bool(same),
+                        "broadening_fwhm_kms": broad.fwhm_kms,
                         "median_label_shift": {n: float(x) for n, x in
                                                zip(pop.label_names, np.median(new - labels, axis=0))}})
         better = best is None or chi2 < best["chi2"]
         if better:
-            best = {"table": table, "offsets": offsets, "null": null, "labels": new, "chi2": chi2, "pass": k}
+            best = {"table": table, "offsets": offsets, "null": null, "labels": new, "chi2": chi2, "pass": k,
+                    "broadening": broad}
         if same or not better:
             break
-        labels, previous = new, signature
-        current = pop.at_labels(labels, theory_fit.theory(labels).astype(np.float64))
-    best["history"], best["chi2_original"] = history, chi2_original
+        previous = signature
+    best["history"], best["chi2_original"], best["plain"] = history, chi2_original, plain_fit
     return best

@@ -57,6 +57,13 @@ class RepairResult:
                 f"{null.get('n_tested', 0)} known lines checked against each other (σ between lines "
                 f"{null.get('sigma_null', float('nan')):.3f} dex): {n_lone} more log gf recalibrated away from "
                 "any candidate"]
+        b = self.report.get("broadening")
+        if b:
+            text.append(f"the stars' lines are broader than the theory's by a Gaussian of FWHM {b['fwhm_kms']:.1f} "
+                        f"km/s (resolving power {b['resolution_observed']:.0f} against the theory's "
+                        f"{self.report.get('resolution', float('nan')):.0f}): labels are refitted, changes "
+                        "fitted and verified at it" + ("; warning: at the broadest tried, the stars may be "
+                                                       "broader still" if b["at_edge"] else ""))
         passes = self.report.get("iterations", [])
         for h in passes:
             shifts = ", ".join(f"{n} {x:+.3g}" for n, x in h["median_label_shift"].items())
@@ -149,6 +156,10 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
             explanations, offsets, null = loop["table"], loop["offsets"], loop["null"]
             report["iterations"], report["labels"] = loop["history"], loop["labels_report"]
             report["kept_pass"], report["chi2_original"] = loop["pass"], loop["chi2_original"]
+            report["broadening"] = {**loop["broadening"].report(),
+                                    "plain_theory": loop["plain"].report()}
+            # the stars are seen at their own resolving power: the changes are written and verified at it
+            resolution = loop["broadening"].resolution_observed
         else:
             explanations, offsets, null = explain_population(pop, candidates, lines, reference=reference,
                                                              calibration=cal, resolution=resolution)
@@ -175,13 +186,10 @@ def _loop(pop, candidates, lines, theory, reference, calibration, resolution, it
     """The loop (``gapviz.repair.loop``) and the labels' report: the same stars fitted through the plain theory
     (``before``) and after the loop (``after``), medians and shifts."""
     from gapviz.repair.loop import repair_loop
-    from gapviz.repair.refit import fit_through
 
     loop = repair_loop(pop, candidates, lines, theory_fit=theory, reference=reference, calibration=calibration,
                        resolution=resolution, iterations=iterate)
-    flux, err = pop.flux_and_errors()
-    before = np.asarray(fit_through(theory, theory.emulator, flux, err, init=pop.labels).labels, dtype=np.float64)
-    after = loop["labels"]
+    before, after = loop["plain"].labels, loop["labels"]
     shift = np.median(after - before, axis=0)
     loop["labels_report"] = {
         "n_stars": int(after.shape[0]), "names": list(theory.label_names), "star_id": pop.star_id.tolist(),

@@ -91,6 +91,9 @@ def test_the_loop_adds_the_line_and_keeps_the_pass_of_least_chi2(case):
     # the yardstick the loop reports is that same fit through the plain theory
     assert out["chi2_original"] == pytest.approx(float(np.sum(plain.chi2)), rel=0.05)
     assert np.median(np.abs(out["labels"][:, 0] - labels[:, 0])) < 60.0  # teff nearer the truth than the start
+    # the stars are as sharp as the theory: the broadening fitted first, and refitted each pass, stays ~0
+    assert out["plain"].fwhm_kms < 2.0 and out["broadening"].fwhm_kms < 2.0
+    assert all(h["broadening_fwhm_kms"] < 2.0 for h in history)
 
 
 def test_the_loop_refuses_what_it_cannot_do(case):
