@@ -11,8 +11,8 @@ other labels); that fit is the yardstick and the start. ``repair_loop`` then alt
    log gf are put on the known lines' footing (the trend of lines like them taken off, ``recalibrate``), so
    that the known lines, not the changes, anchor the labels;
 2. refit every star's labels, and the broadening around its last value, through the repaired theory
-   (``refit.repaired_theory``: the emulator times the changes' own opacity, then broadened), starting from
-   the current labels; the population's χ² of that fit scores the pass;
+   (``refit.repaired_theory``: the broadened emulator times the changes' own opacity, held at the pass's
+   labels), starting from the current labels; the population's χ² of that fit scores the pass;
 3. the plain theory at the new labels and broadening is the next pass's baseline.
 
 A pass is kept only while it lowers the population's χ²: the loop stops at the first pass that does not, at
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 
 from gapviz.adapt.theory_fit import TheoryFit
 from gapviz.errors import GapvizError
@@ -81,10 +82,15 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
         signature = _signature(table)
         same = previous is not None and stopped_changing(previous, signature)
         repaired = repaired_linelist(linelist, table, broad.resolution_observed)
-        theory = repaired_theory(theory_fit, linelist, repaired, pop.wavelength, resolution, calibration)
+        # the changes' transmission at this pass's labels, held while the labels are refitted: the known lines
+        # move the labels, the changes (whose χ and species are guesses) only take their absorption away
+        changes = repaired_theory(theory_fit, linelist, repaired, pop.wavelength, broad.resolution_observed,
+                                  calibration)
+        with torch.no_grad():
+            factor = changes.transmission(torch.as_tensor(labels, dtype=torch.float32)).double().numpy()
         # the missing lines widened the plain theory's broadening: it is refitted with the changes in
-        broad = fit_broadening(theory_fit, theory, pop.wavelength, obs, err, labels, resolution,
-                               grid=around(broad.fwhm_kms))
+        broad = fit_broadening(theory_fit, theory_fit.emulator, pop.wavelength, obs / factor, err / factor, labels,
+                               resolution, grid=around(broad.fwhm_kms))
         new, chi2 = broad.labels, float(np.nansum(broad.chi2))
         counts = table["choice"].value_counts().to_dict()
         history.append({"pass": k, "added": int(counts.get("added", 0)),

@@ -3,12 +3,16 @@
 The store's theory is an emulator (a black box trained on the synthetic grid). The repaired theory is that
 emulator times the changes' own opacity, from ``LineModel`` (with the store's calibration):
 
-    flux(labels) = emulator(labels) × LM[added lines](labels) × LM[recalibrated, new log gf](labels)
-                                                             / LM[recalibrated, old log gf](labels)
+    flux(labels) = emulator(labels) × T(labels),
+    T = LM[added lines](labels) × LM[recalibrated, new log gf](labels) / LM[recalibrated, old log gf](labels)
 
 so an added line deepens with its element's abundance and temperature as a line does, and a recalibrated
-line changes by its own strength ratio. ``fit_through`` fits stars' labels through the plain or the repaired
-theory (``TheoryFit.fit_labels``, the finder's fitter, with the run's pixel rules).
+line changes by its own strength ratio. The loop (``gapviz.repair.loop``) holds T at each pass's labels while
+it refits them (``RepairedTheory.transmission``, dividing it out of the observed flux): an added line's χ and
+species are the repair's guesses, and letting their temperature dependence pull the labels had moved them by
+up to +260 K in one pass on the SME mock; held, the known lines alone set the labels and the changes only take
+the absorption the theory lacks away. ``fit_through`` fits stars' labels through a theory (``TheoryFit.fit_labels``,
+the finder's fitter, with the run's pixel rules).
 """
 
 from __future__ import annotations
@@ -31,12 +35,17 @@ class RepairedTheory(nn.Module):
 
     def forward(self, labels: torch.Tensor) -> torch.Tensor:
         flux = self.emulator(labels)
+        return flux * self.transmission(labels).to(flux.dtype)
+
+    def transmission(self, labels: torch.Tensor) -> torch.Tensor:
+        """(n, npix) the changes' factor on the emulator's flux at ``labels``."""
+        x = labels.to(torch.float32)
+        factor = torch.ones((x.shape[0], self.n_pix), dtype=torch.float32, device=x.device)
         if self.added is not None:
-            flux = flux * self.added(labels.to(torch.float32)).to(flux.dtype)
+            factor = factor * self.added(x)
         if self.new is not None:
-            ratio = self.new(labels.to(torch.float32)) / self.old(labels.to(torch.float32)).clamp_min(1e-6)
-            flux = flux * ratio.to(flux.dtype)
-        return flux
+            factor = factor * self.new(x) / self.old(x).clamp_min(1e-6)
+        return factor
 
 
 def _line_model(lines: pd.DataFrame, wavelength, names, resolution, calibration):

@@ -53,6 +53,12 @@ def test_repaired_theory_is_the_emulator_times_the_changes():
     # away from the lines' overlap the repaired theory is the full list's spectrum
     np.testing.assert_allclose(got, expect, atol=2e-3)
     assert got[np.argmin(np.abs(WL - 15750.0))] < 0.95  # the added Mg line is there
+    # the changes' transmission, which the loop holds at each pass's labels, is the ratio to the emulator
+    with torch.no_grad():
+        factor = rt.transmission(labels).numpy()[0]
+        np.testing.assert_allclose(emulator(labels).numpy()[0] * factor, got, rtol=1e-6)
+    assert factor[np.argmin(np.abs(WL - 15750.0))] < 0.95  # the added line absorbs
+    assert factor[np.argmin(np.abs(WL - 15755.0))] > 1.02  # the recalibrated line was made weaker
     # no changes: the emulator itself
     same = repaired_theory(fit, theory_lines, theory_lines.assign(change="kept", loggf_before=np.nan), WL, 22500.0,
                            None)
