@@ -5,7 +5,7 @@
 
 For a store made from a ``gapviz mock`` (MOCK_DIR holds ``linelist.csv``, the theory's list;
 ``reference_linelist.csv``, the complete one; and ``truth.h5``) it refits the same stars the repair uses the
-way ``gapviz repair``'s loop does (``gapviz.repair.broadening.fit_broadening``, warm, the changes'
+way ``gapviz repair``'s loop does (``gapviz.adapt.broadening.fit_broadening``, warm, the changes'
 transmission held at the labels of the fit before) through:
 
 * the plain theory with no broadening (what the loop did before the broadening was fitted);
@@ -30,7 +30,7 @@ import torch
 from gapviz.errors import GapvizError
 from gapviz.io.linelist import read_linelist
 from gapviz.mock.truth import read_truth
-from gapviz.repair.broadening import fit_broadening
+from gapviz.adapt.broadening import fit_broadening
 from gapviz.repair.population import load_population
 from gapviz.repair.refit import repaired_theory
 from gapviz.repair.review import read_repaired

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from gapviz.adapt.broadening import refit_broadened
 from gapviz.discover.attribute import attribute, sensitivity_from_arrays
 from gapviz.discover.crossmatch import crossmatch, identify, line_model_depths
 from gapviz.discover.detect import detect_features
@@ -102,11 +103,13 @@ def find_candidates(store: xr.Dataset, linelist: pd.DataFrame, *, reference: pd.
     line_depth = depth_fn(linelist, wl, resolution, median_labels)
     ref_depth = depth_fn(reference, wl, resolution, median_labels) if reference is not None else None
     found = crossmatch(found, linelist, line_depth, resolution, reference, ref_depth)
-    found, used = _attribute(found, attribution, store, linelist, line_depth, resolution, theory, calibration)
+    found, used, seen = _attribute(found, attribution, store, linelist, line_depth, resolution, theory, calibration)
     found = rank(identify(found, linelist, reference, ref_depth, resolution))
-    return candidates_dataset(found, linelist, systematic, {"resolution": float(resolution),
-                                                            "attribution_method": used,
-                                                            "line_model_calibration": calibration or "none"})
+    attrs = {"resolution": float(resolution), "attribution_method": used,
+             "line_model_calibration": calibration or "none"}
+    if seen is not None:
+        attrs["resolution_observed"] = float(seen)
+    return candidates_dataset(found, linelist, systematic, attrs)
 
 
 def _sample(store: xr.Dataset) -> dict[str, np.ndarray]:
@@ -116,8 +119,9 @@ def _sample(store: xr.Dataset) -> dict[str, np.ndarray]:
 
 
 def _attribute(found, attribution, store, lines, line_depth, resolution, theory,
-               calibration=None) -> tuple[pd.DataFrame, str]:
-    """Attribute by hypothetical lines (default), species behaviour or a label rule; return (table, method)."""
+               calibration=None) -> tuple[pd.DataFrame, str, float | None]:
+    """Attribute by hypothetical lines (default), species behaviour or a label rule; return (table, method, the
+    stars' resolving power fitted with the refit (``gapviz.adapt.broadening``), None when there was no refit)."""
     wl, names = np.asarray(store["wavelength"].values, dtype=np.float64), store_label_names(store)
     if attribution in ("hypothesis", "species") and len(found):
         sample = _sample(store)
@@ -127,21 +131,26 @@ def _attribute(found, attribution, store, lines, line_depth, resolution, theory,
                                   f"{S.THEORY_FILE} beside it (written by 'gapviz apply'); pass another --attribution")
             # refit the sampled stars by the theory alone without the features, so no star's fit absorbs them
             err = np.where(feature_pixels(wl, found, resolution)[None, :], np.nan, sample["flux_err"])
-            refit = np.asarray(theory.fit_labels(np.nan_to_num(sample["flux_obs"], nan=1.0), err).labels)
-            model = np.asarray(theory.theory(refit), dtype=np.float64)
-            hyp = build_hypotheses(lines, line_depth, wl, refit, names, resolution, calibration)
+            flux = np.nan_to_num(sample["flux_obs"], nan=1.0)
+            refit = np.asarray(theory.fit_labels(flux, err).labels, dtype=np.float64)
+            # with the stars' extra line broadening: a sharper theory reads broad lines as other labels, and
+            # the hypotheses' χ with them (on the SME mock the finder's χ came out ~1 eV high)
+            refit, model, broad = refit_broadened(theory, wl, flux.astype(np.float64), err.astype(np.float64), refit,
+                                                  resolution)
+            seen = broad.resolution_observed if broad is not None else resolution
+            hyp = build_hypotheses(lines, line_depth, wl, refit, names, seen, calibration)
             if hyp.species.size:
-                return attribute_hypotheses(found, sample["flux_obs"] - model, model, hyp), attribution
+                return attribute_hypotheses(found, sample["flux_obs"] - model, model, hyp), attribution, seen
         else:
             known = species_patterns(sample["flux_obs"], wl, lines, line_depth, names, resolution)
             if known.species:
-                return attribute_species(found, sample["residual_theory"], known), attribution
+                return attribute_species(found, sample["residual_theory"], known), attribution, None
     if attribution in ("hypothesis", "species"):
         attribution = "regression"  # nothing to attribute, or no usable line: the label rule (cheap)
     out = attribute(found, sensitivity_from_arrays(store, attribution), wl, names, resolution,
                     spread=np.asarray(store["label_spread"].values, dtype=np.float64))
     out["attributed_species"] = ""
-    return out, attribution
+    return out, attribution, None
 
 
 def candidates_dataset(candidates: pd.DataFrame, lines: pd.DataFrame, systematic: np.ndarray | None,

@@ -1,4 +1,4 @@
-"""gapviz.repair.broadening: the observations' extra broadening, fitted over the population."""
+"""gapviz.adapt.broadening: the observations' extra broadening, fitted over the population."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gapviz.adapt.theory_fit import TheoryFit
-from gapviz.repair.broadening import around, fit_broadening
+from gapviz.adapt.broadening import around, fit_broadening
 from gapviz.theory.broaden import Broadened, extra_fwhm_kms
 from tests.repair.test_loop import KNOWN, NAMES, NOISE, R, WL, LineEmulator, _table
 

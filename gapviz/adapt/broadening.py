@@ -1,11 +1,12 @@
 """The observations' extra line broadening, fitted over the population with the labels.
 
-The repair loop refits labels through the theory (``refit.fit_through``). When the stars' line-spread
-function is broader than the theory's (``gapviz.theory.broaden``), every line is shallower and wider than the
-theory makes it at the true labels, and the fit moves the labels to make up for it. No line list can take
-that bias away: on the shipped SME mock (observed at R = 20,000, theory at 22,500) the theory with the
-truth's complete list still fitted teff +148 K and logg +0.48 too high; with the broadening fitted,
-−52 K and +0.03, at a fitted R of 20,070 (``runs/prof``-style check in the README's repair section).
+The finder's attribution (``gapviz.discover.find``) and the repair loop (``gapviz.repair.loop``) refit labels
+through the theory alone (``theory_fit.fit_through``). When the stars' line-spread function is broader than
+the theory's (``gapviz.theory.broaden``), every line is shallower and wider than the theory makes it at the
+true labels, and the fit moves the labels to make up for it. No line list can take that bias away: on the
+shipped SME mock (observed at R = 20,000, theory at 22,500) the theory with the truth's complete list still
+fitted teff +148 K and logg +0.48 too high; with the broadening fitted, −52 K and +0.03 at a fitted R of
+20,070 (``benchmarks/repair_label_floor.py``).
 
 ``fit_broadening`` refits the stars' labels (warm) through the theory broadened by each FWHM of ``GRID_KMS``
 (upwards until χ² has risen twice past its least) and takes the population's least χ², refined by a
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import nn
 
-from gapviz.repair.refit import fit_through
+from gapviz.adapt.theory_fit import fit_through
 from gapviz.theory.broaden import Broadened, observed_resolution
 
 #: The extra FWHM (km/s) tried: from none to one that takes R = 22,500 to ≈ 14,000.
@@ -97,3 +98,18 @@ def fit_broadening(theory_fit, module: nn.Module, wavelength: np.ndarray, flux: 
     fit = fits[best]
     return Broadening(best, observed_resolution(resolution, best), np.asarray(fit.labels, dtype=np.float64),
                       np.asarray(fit.chi2, dtype=np.float64), dict(sorted(tried.items())), bool(at_edge))
+
+
+def refit_broadened(theory_fit, wavelength: np.ndarray, flux: np.ndarray, flux_err: np.ndarray,
+                    labels: np.ndarray, resolution: float) -> tuple[np.ndarray, np.ndarray, Broadening | None]:
+    """(labels, theory flux at them, ``Broadening``) of stars already fitted at ``labels`` through the plain
+    theory, with the broadening fitted too; a theory that is not a ``TheoryFit`` (no ``emulator``) is left as it
+    is: (labels, ``theory_fit.theory(labels)``, None)."""
+    from gapviz.adapt.theory_fit import TheoryFit
+
+    if not isinstance(theory_fit, TheoryFit):
+        return labels, np.asarray(theory_fit.theory(labels), dtype=np.float64), None
+    got = fit_broadening(theory_fit, theory_fit.emulator, wavelength, flux, flux_err, labels, resolution)
+    seen = TheoryFit(broadened(theory_fit.emulator, wavelength, got.fwhm_kms), theory_fit.sigma_floor,
+                     theory_fit.sigma_max)
+    return got.labels, np.asarray(seen.theory(got.labels), dtype=np.float64), got
