@@ -30,9 +30,10 @@ def test_find_on_the_shipped_store_reproduces_its_candidates_row_for_row(tmp_pat
     shipped = pd.read_csv(STORE / "candidates.csv", keep_default_na=False)
     # Row for row, every column exactly, but the attribution's confidence: it comes from a label refit whose
     # float sums depend on torch's thread count (measured: up to 9e-5 between 1 and 2 threads; identical with
-    # the same count), so it is compared to 1e-3.
+    # the same count), and since the refit fits the stars' broadening too (a parabola through three
+    # population χ²), up to 2.2e-3 between a fresh clone's .ci/run and the working tree; compared to 5e-3.
     pd.testing.assert_frame_equal(found.drop(columns=REFIT_FLOATS), shipped.drop(columns=REFIT_FLOATS), check_exact=True)
-    np.testing.assert_allclose(found[REFIT_FLOATS], shipped[REFIT_FLOATS], atol=1e-3, rtol=0)
+    np.testing.assert_allclose(found[REFIT_FLOATS], shipped[REFIT_FLOATS], atol=5e-3, rtol=0)
     a, b = open_store(store), open_store(STORE)
     for name in [v for v in b.data_vars if v.startswith("line_") or v == "correction_systematic"]:
         assert a[name].equals(b[name]), name
