@@ -113,10 +113,13 @@ Best = tuple[Fit, dict, float]  # a fit, the row fields it fills, its BIC
 
 
 def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: float, n_points: int,
-                null: Null, detrend: bool) -> Best | None:
+                null: Null, detrend: bool, theta: float = np.nan) -> Best | None:
     """The added line of least BIC for candidate ``i``: its attributed line and the strongest reference lines.
     Its log gf is put on the known lines' footing: the fit minus the null's trend at its species, χ and depth;
-    its error √(σ_null² + σ_stat²)."""
+    its error √(σ_null² + σ_stat² + (θ σ_χ)²), the last term for an attributed line only: its χ is the
+    finder's guess (σ_χ: the spread of its species' χ in the lists; θ = 5040 K / teff, the stars' median), and
+    its log gf moves by θ per eV of χ (measured: CO lines added at 3 eV instead of 0.4–1.2 eV were 2–5 dex off
+    while their quoted errors were ~0.05 dex)."""
     cand, attributed = hyp.column("cand", int), hyp.column("source", str) == "attributed"
     tried = list(np.flatnonzero((cand == i) & attributed))
     tried += list(_strongest(hyp.tau[stars], np.where(attributed, -1, cand), i, N_REFERENCE))
@@ -132,10 +135,17 @@ def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: f
             best = (fit, {"line_wavelength": float(line["wavelength"]) + fit.shift, "species": str(line["species"]),
                           "isotopes": str(line.get("isotopes", "")),  # the fit's τ has its fraction folded in
                           "elow_ev": float(line["elow_ev"]), "loggf": fit.value - trend,
-                          "loggf_err": math.hypot(float(null.sigma_at([line["species"]])[0]), fit.error),
+                          "loggf_err": math.hypot(float(null.sigma_at([line["species"]])[0]), fit.error,
+                                                  _chi_term(line, theta) if attributed[h] else 0.0),
                           "loggf_before": np.nan,
                           "line_index": -1}, score)
     return best
+
+
+def _chi_term(line: pd.Series, theta: float) -> float:
+    """θ σ_χ of an attributed line (0 when either is unknown)."""
+    spread = float(line.get("elow_spread", np.nan))
+    return theta * spread if np.isfinite(theta) and np.isfinite(spread) else 0.0
 
 
 def _best_recalibrated(known: Lines, i: int, stars: np.ndarray, data: tuple, n_points: int,
@@ -161,6 +171,13 @@ def _best_recalibrated(known: Lines, i: int, stars: np.ndarray, data: tuple, n_p
     return best
 
 
+def _theta(pop: Population, stars: np.ndarray) -> float:
+    """The stars' median θ = 5040 K / teff (NaN without a teff label)."""
+    if "teff" not in pop.label_names or not np.any(stars):
+        return np.nan
+    return float(np.median(5040.0 / pop.labels[stars, list(pop.label_names).index("teff")]))
+
+
 def _narrow_fits(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines, wings: tuple[Lines, set],
                  resolution: float, offsets: pd.DataFrame, null: Null, detrend: bool) -> dict:
     """Candidate ``i``'s alternatives in its own window (none, recalibrated, added) and its best wing fit:
@@ -179,7 +196,8 @@ def _narrow_fits(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines
     max_shift = MAX_SHIFT_ELEMENTS * resolution_element(float(c["wavelength"]), resolution)
     out["fits"] = {"none": (Fit(none), {}, none),
                    "recalibrated": _best_recalibrated(known, i, stars, data, n_points, offsets, detrend),
-                   "added": _best_added(hyp, i, stars, data, max_shift, n_points, null, detrend)}
+                   "added": _best_added(hyp, i, stars, data, max_shift, n_points, null, detrend,
+                                        _theta(pop, stars))}
     out.update(none=none, n_points=n_points)
     row["n_stars"] = int(np.count_nonzero(stars))
     wing_lines, allowed = wings

@@ -32,6 +32,16 @@ def species_row(species: str, tables: Sequence[pd.DataFrame | None]) -> dict:
     return {"species": species, "isotopes": ""} | species_fields(species)
 
 
+def elow_spread(species: str, tables: Sequence[pd.DataFrame | None]) -> float:
+    """The standard deviation (eV) of the lower-level energies of ``species``' lines in ``tables``: how well an
+    attributed line's χ, a guess from the finder, is known (0 when the lists hold fewer than two)."""
+    chi = [t.loc[t["species"].astype(str) == species, "elow_ev"].to_numpy(float) for t in tables
+           if t is not None and "species" in t and "elow_ev" in t]
+    chi = np.concatenate(chi) if chi else np.zeros(0)
+    chi = chi[np.isfinite(chi)]
+    return float(np.std(chi)) if chi.size > 1 else 0.0
+
+
 def _not_in(lines: pd.DataFrame, linelist: pd.DataFrame) -> np.ndarray:
     """(len(lines),) bool: no line of ``linelist`` of the same species within SAME_LINE_TOLERANCE Å."""
     wl = linelist["wavelength"].to_numpy(float)
@@ -45,7 +55,8 @@ def _not_in(lines: pd.DataFrame, linelist: pd.DataFrame) -> np.ndarray:
 
 def added_hypotheses(candidates: pd.DataFrame, linelist: pd.DataFrame, reference: pd.DataFrame | None,
                      resolution: float) -> pd.DataFrame:
-    """Hypothetical lines per candidate (column ``cand``): attributed species at the candidate, reference lines."""
+    """Hypothetical lines per candidate (column ``cand``): the attributed species at the candidate (with
+    ``elow_spread``, how uncertain its guessed χ is) and reference lines (their χ given)."""
     rows = []
     for i, c in candidates.iterrows():
         species = str(c.get("attributed_species", "") or "")
@@ -53,7 +64,7 @@ def added_hypotheses(candidates: pd.DataFrame, linelist: pd.DataFrame, reference
         if species and species.lower() != "none" and np.isfinite(chi):
             rows.append(species_row(species, (reference, linelist)) | {
                 "wavelength": float(c["wavelength"]), "elow_ev": chi, "loggf": 0.0, "cand": i,
-                "source": "attributed"})
+                "source": "attributed", "elow_spread": elow_spread(species, (reference, linelist))})
         if reference is None or not len(reference):
             continue
         fwhm = MATCH_ELEMENTS * resolution_element(float(c["wavelength"]), resolution)

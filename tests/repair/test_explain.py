@@ -126,3 +126,18 @@ def test_no_candidates_gives_empty_table(case):
     empty = store.isel(candidate=slice(0, 0))
     table = explain_candidates(empty, theory_list)
     assert table.empty and list(table.columns) == list(COLUMNS)
+
+
+def test_an_attributed_line_s_log_gf_error_carries_its_guessed_chi(case):
+    """Without a reference list the missing line can only be the attributed species at the finder's χ guess:
+    its log gf error then includes θ σ_χ (σ_χ: the spread of Fe I χ in the list); from the reference list, with
+    its χ given, it does not."""
+    store, theory_list, with_reference = case
+    alone = explain_candidates(store, theory_list, reference=None, max_stars=100)
+    row = alone.iloc[0]
+    assert row["choice"] == "added" and row["species"] == "Fe I"
+    teff = np.asarray(store["teff"].values)
+    theta = np.median(5040.0 / teff)
+    spread = np.std([e for _, _, e in KNOWN])
+    assert row["loggf_err"] >= theta * spread * 0.8  # the stars' θ over the window, near the population's
+    assert with_reference.iloc[0]["loggf_err"] < 0.5 * row["loggf_err"]
