@@ -25,14 +25,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
+from gapviz.adapt.broadening import fit_broadening
 from gapviz.errors import GapvizError
 from gapviz.io.linelist import read_linelist
 from gapviz.mock.truth import read_truth
-from gapviz.adapt.broadening import fit_broadening
 from gapviz.repair.population import load_population
-from gapviz.repair.refit import repaired_theory
+from gapviz.repair.refit import held_refit
 from gapviz.repair.review import read_repaired
 from gapviz.store.open import open_store
 from gapviz.store.paths import existing_store_file
@@ -48,7 +47,7 @@ PASSES = 3
 def complete_list_changes(original: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
     """The complete list as changes to the original: lines it lacks ("added"), log gf it has wrong
     ("recalibrated", with ``loggf_before``)."""
-    key = lambda d: list(zip(d["wavelength"].round(4), d["species"].astype(str)))  # noqa: E731
+    key = lambda d: list(zip(d["wavelength"].round(4), d["species"].astype(str)))
     before = dict(zip(key(original), original["loggf"]))
     rows = []
     for k, (_, line) in zip(key(full), full.iterrows()):
@@ -107,11 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, changes in lists.items():
         fit = plain
         for _ in range(PASSES):  # as the loop: transmission at the last labels, held while they are refitted
-            t = repaired_theory(theory, original, changes, pop.wavelength, fit.resolution_observed, cal)
-            with torch.no_grad():
-                factor = t.transmission(torch.as_tensor(fit.labels, dtype=torch.float32)).double().numpy()
-            fit = fit_broadening(theory, theory.emulator, pop.wavelength, obs / factor, err / factor, fit.labels,
-                                 resolution)
+            fit = held_refit(theory, original, changes, pop.wavelength, obs, err, fit, resolution, cal)
         fits[name] = fit
     print(f"{pop.labels.shape[0]} stars of {path}; median fitted − true label")
     names = list(theory.label_names)

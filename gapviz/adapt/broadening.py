@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import nn
 
-from gapviz.adapt.theory_fit import fit_through
+from gapviz.adapt.theory_fit import TheoryFit, fit_through
 from gapviz.theory.broaden import Broadened, observed_resolution
 
 #: The extra FWHM (km/s) tried: from none to one that takes R = 22,500 to ≈ 14,000.
@@ -100,16 +100,19 @@ def fit_broadening(theory_fit, module: nn.Module, wavelength: np.ndarray, flux: 
                       np.asarray(fit.chi2, dtype=np.float64), dict(sorted(tried.items())), bool(at_edge))
 
 
+def broadened_flux(theory_fit: TheoryFit, wavelength: np.ndarray, fwhm_kms: float, labels: np.ndarray) -> np.ndarray:
+    """(S, P) float64 theory flux at ``labels`` seen through the extra broadening ``fwhm_kms``."""
+    seen = TheoryFit(broadened(theory_fit.emulator, wavelength, fwhm_kms), theory_fit.sigma_floor,
+                     theory_fit.sigma_max)
+    return seen.theory(labels).astype(np.float64)
+
+
 def refit_broadened(theory_fit, wavelength: np.ndarray, flux: np.ndarray, flux_err: np.ndarray,
                     labels: np.ndarray, resolution: float) -> tuple[np.ndarray, np.ndarray, Broadening | None]:
     """(labels, theory flux at them, ``Broadening``) of stars already fitted at ``labels`` through the plain
     theory, with the broadening fitted too; a theory that is not a ``TheoryFit`` (no ``emulator``) is left as it
     is: (labels, ``theory_fit.theory(labels)``, None)."""
-    from gapviz.adapt.theory_fit import TheoryFit
-
     if not isinstance(theory_fit, TheoryFit):
         return labels, np.asarray(theory_fit.theory(labels), dtype=np.float64), None
     got = fit_broadening(theory_fit, theory_fit.emulator, wavelength, flux, flux_err, labels, resolution)
-    seen = TheoryFit(broadened(theory_fit.emulator, wavelength, got.fwhm_kms), theory_fit.sigma_floor,
-                     theory_fit.sigma_max)
-    return got.labels, np.asarray(seen.theory(got.labels), dtype=np.float64), got
+    return got.labels, broadened_flux(theory_fit, wavelength, got.fwhm_kms, got.labels), got

@@ -11,7 +11,7 @@ other labels); that fit is the yardstick and the start. ``repair_loop`` then alt
    log gf are put on the known lines' footing (the trend of lines like them taken off, ``recalibrate``), so
    that the known lines, not the changes, anchor the labels;
 2. refit every star's labels, and the broadening around its last value, through the repaired theory
-   (``refit.repaired_theory``: the broadened emulator times the changes' own opacity, held at the pass's
+   (``refit.held_refit``: the broadened emulator times the changes' own opacity, held at the pass's
    labels), starting from the current labels; the population's χ² of that fit scores the pass;
 3. the plain theory at the new labels and broadening is the next pass's baseline.
 
@@ -21,24 +21,22 @@ more than ``LOOP_TOL_DEX``), or after ``iterations`` passes, and returns the pas
 labels and its broadening). Every pass is also compared with the original list's χ² (labels and broadening
 refitted through the plain theory the same way): a repair that does not beat it is reported as such.
 Measured on the mocks (README): with the changes' transmission held, χ² falls on every pass and both keep
-pass 3 of 3; before (the transmission moving with the labels), alternating further had once drifted the labels
-(teff +100 K per pass), which the χ² guard stopped. Each pass's counts, χ², broadening and median label shifts go to
-``history``.
+pass 3 of 3; before (the transmission moving with the labels), alternating further had once drifted the
+labels (teff +100 K per pass), which the χ² guard stopped. Each pass's counts, χ², broadening and median label
+shifts go to ``history``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 
-from gapviz.adapt.theory_fit import TheoryFit
+from gapviz.adapt.broadening import around, broadened_flux, fit_broadening
 from gapviz.errors import GapvizError
-from gapviz.adapt.broadening import around, broadened, fit_broadening
 from gapviz.repair.changes import repaired_linelist
 from gapviz.repair.explain import explain_population
 from gapviz.repair.population import Population
-from gapviz.repair.refit import repaired_theory
+from gapviz.repair.refit import held_refit
 
 #: The list has stopped changing when no log gf moves by more than this (dex) between passes.
 LOOP_TOL_DEX = 0.02
@@ -61,7 +59,8 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
                 iterations: int) -> dict:
     """The kept pass: {"table", "offsets", "null", "labels" (S, L) its refit, "chi2", "pass", "broadening" its
     ``Broadening``, "history": [every pass], "chi2_original": the population's χ² with the original list, labels
-    and broadening refitted the same way, "plain": that fit's ``Broadening``} (module doc). A kept pass whose χ² is not below ``chi2_original`` is still returned; the caller says so."""
+    and broadening refitted the same way, "plain": that fit's ``Broadening``} (module doc). A kept pass whose χ²
+    is not below ``chi2_original`` is still returned; the caller says so."""
     if iterations < 1:
         raise GapvizError(f"--iterate must be at least 1, got {iterations}")
     if list(theory_fit.label_names) != list(pop.label_names):
@@ -75,23 +74,17 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
     broad, previous, history, best = plain_fit, None, [], None
     for k in range(1, iterations + 1):
         labels = broad.labels
-        plain = TheoryFit(broadened(theory_fit.emulator, pop.wavelength, broad.fwhm_kms), theory_fit.sigma_floor,
-                          theory_fit.sigma_max)
-        current = pop.at_labels(labels, plain.theory(labels).astype(np.float64))
+        current = pop.at_labels(labels, broadened_flux(theory_fit, pop.wavelength, broad.fwhm_kms, labels))
         table, offsets, null = explain_population(current, candidates, linelist, reference=reference,
                                                   calibration=calibration, resolution=broad.resolution_observed)
         signature = _signature(table)
         same = previous is not None and stopped_changing(previous, signature)
         repaired = repaired_linelist(linelist, table, broad.resolution_observed)
         # the changes' transmission at this pass's labels, held while the labels are refitted: the known lines
-        # move the labels, the changes (whose χ and species are guesses) only take their absorption away
-        changes = repaired_theory(theory_fit, linelist, repaired, pop.wavelength, broad.resolution_observed,
-                                  calibration)
-        with torch.no_grad():
-            factor = changes.transmission(torch.as_tensor(labels, dtype=torch.float32)).double().numpy()
-        # the missing lines widened the plain theory's broadening: it is refitted with the changes in
-        broad = fit_broadening(theory_fit, theory_fit.emulator, pop.wavelength, obs / factor, err / factor, labels,
-                               resolution, grid=around(broad.fwhm_kms))
+        # move the labels, the changes (whose χ and species are guesses) only take their absorption away; the
+        # missing lines had widened the plain theory's broadening, so it is refitted around its last value
+        broad = held_refit(theory_fit, linelist, repaired, pop.wavelength, obs, err, broad, resolution, calibration,
+                           grid=around(broad.fwhm_kms))
         new, chi2 = broad.labels, float(np.nansum(broad.chi2))
         counts = table["choice"].value_counts().to_dict()
         history.append({"pass": k, "added": int(counts.get("added", 0)),

@@ -11,8 +11,8 @@ line changes by its own strength ratio. The loop (``gapviz.repair.loop``) holds 
 it refits them (``RepairedTheory.transmission``, dividing it out of the observed flux): an added line's χ and
 species are the repair's guesses, and letting their temperature dependence pull the labels had moved them by
 up to +260 K in one pass on the SME mock; held, the known lines alone set the labels and the changes only take
-the absorption the theory lacks away. ``fit_through`` fits stars' labels through a theory (``TheoryFit.fit_labels``,
-the finder's fitter, with the run's pixel rules).
+the absorption the theory lacks away. ``held_refit`` is that refit (labels and the stars' broadening,
+``gapviz.adapt.broadening``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from gapviz.adapt.theory_fit import fit_through  # noqa: F401 (the loop's label fit, re-exported)
+from gapviz.adapt.broadening import Broadening, fit_broadening
 
 
 class RepairedTheory(nn.Module):
@@ -74,3 +74,17 @@ def repaired_theory(theory_fit, linelist: pd.DataFrame, repaired: pd.DataFrame, 
     return RepairedTheory(theory_fit.emulator, _line_model(added, wavelength, names, resolution, calibration),
                           _line_model(recal, wavelength, names, resolution, calibration),
                           _line_model(before, wavelength, names, resolution, calibration))
+
+
+def held_refit(theory_fit, linelist: pd.DataFrame, repaired: pd.DataFrame, wavelength: np.ndarray,
+               flux: np.ndarray, flux_err: np.ndarray, start: Broadening, resolution: float,
+               calibration: str | None, grid: tuple[float, ...] | None = None) -> Broadening:
+    """Labels and broadening of the stars refitted, warm from ``start`` (a ``Broadening``: labels and the
+    stars' resolving power), through the plain theory with the changes' transmission at ``start.labels``
+    held (divided out of ``flux`` and ``flux_err``); ``grid``: the FWHM tried (default ``fit_broadening``'s)."""
+    changes = repaired_theory(theory_fit, linelist, repaired, wavelength, start.resolution_observed, calibration)
+    with torch.no_grad():
+        factor = changes.transmission(torch.as_tensor(start.labels, dtype=torch.float32)).double().numpy()
+    kw = {} if grid is None else {"grid": grid}
+    return fit_broadening(theory_fit, theory_fit.emulator, wavelength, flux / factor, flux_err / factor,
+                          start.labels, resolution, **kw)

@@ -81,7 +81,5 @@ class Broadened(nn.Module):
 
     def forward(self, labels: torch.Tensor) -> torch.Tensor:
         flux = self.inner(labels)
-        if self.fwhm_kms == 0:
-            return flux
         index, weight = self.index.to(flux.device), self.weight.to(device=flux.device, dtype=flux.dtype)
         return (flux[..., index] * weight).sum(-1)

@@ -7,8 +7,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from gapviz.adapt.theory_fit import TheoryFit
-from gapviz.repair.refit import fit_through, repaired_theory
+from gapviz.adapt.theory_fit import TheoryFit, fit_through
+from gapviz.repair.refit import repaired_theory
 from gapviz.theory.linemodel import LineModel
 
 NAMES = ["teff", "logg", "fe_h", "mg_fe"]
