@@ -15,7 +15,8 @@ import pandas as pd
 
 from apps.workbench_data import Workbench
 from gapviz.errors import GapvizError
-from gapviz.io.linelist import write_linelist_csv, write_moog
+from gapviz.io.linelist import write_linelist_csv
+from gapviz.io.moog_writer import write_moog
 from gapviz.repair.review import (
     decision_for,
     empty_review,
@@ -48,7 +49,7 @@ def reviewed_list(wb: Workbench, review: pd.DataFrame) -> tuple[pd.DataFrame, st
 
 
 def linelist_bytes(wb: Workbench, reviewed: pd.DataFrame, fmt: str) -> io.BytesIO:
-    """``reviewed`` as gapviz CSV (``fmt`` "csv") or MOOG (air Å), written by ``gapviz.io.linelist``."""
+    """``reviewed`` as gapviz CSV (``fmt`` "csv") or MOOG (air Å), written by ``gapviz.io.linelist`` / ``gapviz.io.moog_writer``."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"reviewed.{fmt}"
         if fmt == "csv":

@@ -8,7 +8,7 @@ The explanations and how they become changes: ``gapviz.repair.changes`` (``resol
 * ``linelist.csv``: the whole repaired list, gapviz CSV (``wavelength,species,loggf,elow_ev,medium``, vacuum
   Å, then ``isotopes``, ``change`` kept|recalibrated|added|damping, ``loggf_before``, ``loggf_err``, ``candidate``,
   ``d0_ev``); ``gapviz.io.linelist.read_linelist`` reads it;
-* ``linelist.moog``: the same list for MOOG (air Å; ``gapviz.io.linelist.write_moog``);
+* ``linelist.moog``: the same list for MOOG (air Å; ``gapviz.io.moog_writer.write_moog``);
 * ``changes.csv``: only the changes, with their evidence (``delta_chi2_<alt>`` = χ²(alt) − χ²(none), so
   negative is a better fit; the BICs);
 * ``overlay.json``: the changes as corrections to the source line-list file, keyed to the SHA-256 of its
@@ -35,7 +35,8 @@ import pandas as pd
 from gapviz.errors import GapvizError
 from gapviz.files import staged_folder
 from gapviz.instrument import RESOLUTION
-from gapviz.io.linelist import CSV_COLUMNS, read_linelist, write_moog
+from gapviz.io.linelist import CSV_COLUMNS, read_linelist
+from gapviz.io.moog_writer import write_moog
 from gapviz.repair.changes import _apply_changes, repaired_linelist, resolve_changes
 
 __all__ = ["apply_overlay", "read_overlay", "repaired_linelist", "resolve_changes", "sha256_file", "write_repair"]

@@ -36,8 +36,8 @@ from gapviz.io.linelist import (
     parse_species,
     read_linelist,
     write_linelist_csv,
-    write_moog,
 )
+from gapviz.io.moog_writer import write_moog
 from gapviz.store.paths import existing_store_file
 
 REVIEW_FILE = "review.csv"

@@ -1,4 +1,4 @@
-"""gapviz.io.linelist.write_moog: MOOG line lists out, round-tripping through gapviz's own reader."""
+"""gapviz.io.moog_writer.write_moog: MOOG line lists out, round-tripping through gapviz's own reader."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from gapviz.io.linelist import (
     decode_moog_species,
     linemake_paths,
     moog_isotopes,
-    moog_species_code,
     read_linelist,
     read_linelists,
     vacuum_to_air,
-    write_moog,
 )
+from gapviz.io.moog_writer import moog_species_code, write_moog
 
 
 @pytest.fixture(scope="module")
