@@ -9,7 +9,8 @@ A calibration is a JSON object (``gapviz/data/linemodel_sme.json``, written by
      "log_k_shift": 0.0,          # dex added to the saturation onset log k (all lines, as forward() sums them)
      "depth_max": 1.0,            # D: flux = 1 + D expm1(−τ / D), depths saturate at D (1: LineModel's exp(−τ))
      "species": {"Fe I": {"offset": dex, "theta_slope": dex per unit θ, "logg_slope": dex per dex,
-                          "fe_h_slope": dex per dex, "chi_scale": fraction, "theta2_slope": dex}, ...,
+                          "fe_h_slope": dex per dex, "chi_scale": fraction, "theta2_slope": dex,
+                          "c_fe_slope": dex per dex, "n_fe_slope": ..., "o_fe_slope": ...}, ...,
                  "atoms": {...}},   # fallback for atoms not listed ("molecules": likewise, if given)
      "provenance": {...}}
 
@@ -17,11 +18,15 @@ For a line of species s at θ = 5040/teff: log10 τ_lin += offset_s + theta_slop
 + logg_slope_s (logg − logg_ref) + fe_h_slope_s (fe_h − fe_h_ref) + theta2_slope_s (θ − theta_ref)²
 − chi_scale_s θ χ, with χ LineModel's
 excitation energy of the line (χ_low, or χ_low / 0.85 for molecules): the Boltzmann factor becomes
-10^(−θ χ (1 + chi_scale_s)), i.e. an excitation-temperature correction. Species are named as in the line list ("Fe I", "Si II", "CO"); 13CO lines
+10^(−θ χ (1 + chi_scale_s)), i.e. an excitation-temperature correction; and, where the labels have them,
++ c_fe_slope_s [C/Fe] + n_fe_slope_s [N/Fe] + o_fe_slope_s [O/Fe] (a term missing from the JSON is 0). The
+abundance terms carry the molecular chemistry LineModel lacks: its molecules form independently, while in
+SME carbon locked in CO starves CN and OH, so a CN line weakens with [O/Fe] and OH weakens with [C/Fe]
+(measured at 4500/2.2/0: d log depth / d [O/Fe] −0.8 for CN in SME, 0 in LineModel). Species are named as in the line list ("Fe I", "Si II", "CO"); 13CO lines
 belong to "CO" (their strength difference is the folded isotopic fraction).
 
-Pure functions only; the fit (``fit_calibration``) works on an uncalibrated LineModel's weak-line optical
-depths and measured (SME) depths.
+Pure functions only; the fits (``fit_calibration``, then ``fit_abundance_slopes`` on stars whose [C/Fe], [N/Fe]
+and [O/Fe] vary) work on LineModel's weak-line optical depths and measured (SME) depths.
 """
 
 from __future__ import annotations
@@ -43,9 +48,16 @@ C12_C13_GIANT = 20.0
 THETA_REF = 5040.0 / 4700.0
 LOGG_REF = 2.5
 FE_H_REF = 0.0
-TERMS = ("offset", "theta_slope", "logg_slope", "fe_h_slope", "chi_scale", "theta2_slope")
-#: bounds of each term in the fit
+#: the star-level terms (fitted by ``fit_calibration``) ...
+STAR_TERMS = ("offset", "theta_slope", "logg_slope", "fe_h_slope", "chi_scale", "theta2_slope")
+#: ... and the abundance terms (``fit_abundance_slopes``): dex of log τ per dex of the label
+ABUNDANCE_LABELS = ("c_fe", "n_fe", "o_fe")
+ABUNDANCE_TERMS = tuple(f"{label}_slope" for label in ABUNDANCE_LABELS)
+TERMS = STAR_TERMS + ABUNDANCE_TERMS
+#: bounds of each star-level term in the fit
 BOUNDS = ((-4.0, 4.0), (-15.0, 15.0), (-1.5, 1.5), (-1.5, 1.5), (-0.6, 0.6), (-40.0, 40.0))
+#: bounds of each abundance term
+ABUNDANCE_BOUNDS = (-3.0, 3.0)
 ROMAN = ("I", "II", "III")
 #: nested term sets tried by the fit (indices into TERMS), simplest first
 DEPTH_MAX_GRID = (1.0, 0.9, 0.8, 0.7, 0.6)
@@ -110,7 +122,7 @@ def load_calibration(spec) -> dict | None:
 
 
 def group_terms(calibration: dict, group_keys: list[str], is_molecule: list[bool]) -> np.ndarray:
-    """(ngroup, 6) offset, theta_slope, logg_slope, fe_h_slope, chi_scale, theta2_slope for LineModel's groups (fallback "atoms"/"molecules")."""
+    """(ngroup, len(TERMS)) the terms of LineModel's groups in ``TERMS`` order (fallback "atoms"/"molecules")."""
     out = np.zeros((len(group_keys), len(TERMS)))
     species = calibration["species"]
     for j, (key, mol) in enumerate(zip(group_keys, is_molecule)):
@@ -204,7 +216,7 @@ def fit_calibration(model, labels: np.ndarray, depths: np.ndarray, mask: np.ndar
 
         lo, hi = np.array([BOUNDS[t] for t in terms]).T
         q = least_squares(resid, np.zeros(len(terms)), loss="soft_l1", f_scale=0.1, bounds=(lo, hi)).x
-        p = np.zeros(len(TERMS))
+        p = np.zeros(len(STAR_TERMS))
         p[list(terms)] = q
         return uncentre(p, chi0), float(np.median(np.abs(resid(q))))
 
@@ -250,7 +262,7 @@ def fit_calibration(model, labels: np.ndarray, depths: np.ndarray, mask: np.ndar
            "log_k_shift": shift, "depth_max": dmax, "species": {}}
     cols = np.flatnonzero(~is_mol)
     if use[:, cols].sum() >= min_lines:
-        out["species"]["atoms"] = dict(zip(TERMS, np.round(choose(cols, log_k + shift), 4).tolist()))
+        out["species"]["atoms"] = dict(zip(STAR_TERMS, np.round(choose(cols, log_k + shift), 4).tolist()))
     for name in sorted(set(species)):
         cols = np.flatnonzero(species == name)
         n = use[:, cols].sum()
@@ -260,5 +272,50 @@ def fit_calibration(model, labels: np.ndarray, depths: np.ndarray, mask: np.ndar
             p = solve(cols, log_k + shift, (0,))[0]
         else:
             continue
-        out["species"][name] = dict(zip(TERMS, np.round(p, 4).tolist()))
+        out["species"][name] = dict(zip(STAR_TERMS, np.round(p, 4).tolist()))
+    return out
+
+
+def fit_abundance_slopes(model, calibration: dict, labels: np.ndarray, depths: np.ndarray, mask: np.ndarray,
+                         min_depth: float = 0.02, min_entries: int = 6) -> dict:
+    """``calibration`` with the abundance terms (``ABUNDANCE_TERMS``) of every molecule fitted.
+
+    model: a LineModel calibrated with ``calibration`` (its abundance terms are taken as they are and fitted
+    on top), whose label names include those of ``ABUNDANCE_LABELS`` that vary in ``labels`` (nstar, nlabel)
+    and whose lines are the columns of ``depths`` (nstar, nline, measured); mask: the entries that may be
+    fitted (only those deeper than ``min_depth`` count). Per molecule with at least ``min_entries`` usable
+    entries, the slopes of the labels that vary over its stars are fitted with the star-level terms held,
+    residual ln(model depth / measured depth), soft-L1 robust. Atoms keep 0: the C/O budget is molecular."""
+    import torch
+    from scipy.optimize import least_squares
+
+    with torch.no_grad():
+        base = model.log_tau_linear(torch.as_tensor(labels, dtype=model.dtype)).numpy().astype(np.float64)
+    names = list(model.label_names)
+    present = [x for x in ABUNDANCE_LABELS if x in names]
+    x_all = np.column_stack([labels[:, names.index(x)] for x in present]) if present else np.zeros((len(labels), 0))
+    is_mol = model.linelist["is_molecule"].to_numpy(bool)
+    species = np.array([species_name(model.group_keys[g]) for g in model._group_np])
+    use = mask & (depths > min_depth) & np.isfinite(depths)
+    log_k, dmax = float(model._log_k), float(calibration["depth_max"])
+    out = {**calibration, "species": {k: dict(v) for k, v in calibration["species"].items()}}
+    for name in sorted(set(species[is_mol])):
+        cols = np.flatnonzero(species == name)
+        star, line = np.nonzero(use[:, cols])
+        if star.size < min_entries:
+            continue
+        vary = [k for k in range(len(present)) if np.ptp(x_all[np.unique(star), k]) > 0]
+        if not vary:
+            continue
+        b, d, x = base[:, cols][star, line], depths[:, cols][star, line], x_all[star][:, vary]
+
+        def resid(q):
+            return np.log(np.maximum(_depth(b + x @ q, log_k, dmax), 1e-12) / d)
+
+        q = least_squares(resid, np.zeros(len(vary)), loss="soft_l1", f_scale=0.1,
+                          bounds=(ABUNDANCE_BOUNDS[0], ABUNDANCE_BOUNDS[1])).x
+        terms = out["species"].setdefault(name, {t: 0.0 for t in TERMS})
+        for k, value in zip(vary, q):
+            key = f"{present[k]}_slope"
+            terms[key] = round(float(terms.get(key, 0.0) + value), 4)
     return out

@@ -49,7 +49,8 @@ For each line l of species s and a star with labels (teff, logg, fe_h, [X/Fe]):
 * Calibration (opt-in, ``calibration="sme"``, a JSON path or a dict; ``gapviz.theory.calibration``): per-species
   corrections fitted to SME's isolated line depths on the giant branch (docs/CALIBRATION.md): log10 τ_lin +=
   offset_s + slopes in θ − θ_ref, (θ − θ_ref)², logg and fe_h − chi_scale_s θ χ_low (an excitation-temperature
-  correction; for molecules χ_low / 0.85 as above), isotopologue lines get their isotopic fraction
+  correction; for molecules χ_low / 0.85 as above) + slopes in [C/Fe], [N/Fe], [O/Fe] (molecules: the shared
+  C/O budget that the independent molecules above lack), isotopologue lines get their isotopic fraction
   (12C/13C of the calibration) folded into log gf, the saturation onset log k may shift, and flux =
   1 − D (1 − exp(−τ / D)): depths saturate at D (``depth_max``) instead of 1, as a line core's source function
   makes them in a real atmosphere. ``None`` (default)
@@ -70,7 +71,7 @@ from gapviz.errors import GapvizError
 from gapviz.instrument import RESOLUTION, lsf_sigma
 from gapviz.io.linelist import ATOMIC_NUMBER
 from gapviz.labels import DEFAULT_LABELS, LABELS
-from gapviz.theory.calibration import group_terms, isotope_offsets, load_calibration
+from gapviz.theory.calibration import ABUNDANCE_LABELS, STAR_TERMS, group_terms, isotope_offsets, load_calibration
 from gapviz.theory.linetables import (  # noqa: F401  (constants re-exported: the docstring above names them)
     ATOMISATION_EXTRA_EV,
     CALIBRATION,
@@ -292,6 +293,9 @@ class LineModel(nn.Module):
             dens = dens + terms[:, 0] + (theta - cal["theta_ref"])[:, None] * terms[:, 1] \
                 + (logg - cal["logg_ref"])[:, None] * terms[:, 2] + (fe_h - cal["fe_h_ref"])[:, None] * terms[:, 3] \
                 + ((theta - cal["theta_ref"]) ** 2)[:, None] * terms[:, 5]
+            for k, label in enumerate(ABUNDANCE_LABELS):  # the molecular chemistry LineModel lacks (calibration)
+                if label in self.label_names:
+                    dens = dens + self._column(labels, label)[:, None] * terms[:, len(STAR_TERMS) + k]
         return dens - log_kc[:, None] + self._calib
 
     def log_tau_linear(self, labels: torch.Tensor) -> torch.Tensor:

@@ -66,6 +66,63 @@ def test_sme_changes_depths_as_stored(lines):
     assert np.array_equal(same.line_depths(STAR), calibrated.line_depths(STAR))
 
 
+ABUNDANCE_LABELS = ["teff", "logg", "fe_h", "c_fe", "n_fe", "o_fe"]
+
+
+def test_shipped_abundance_terms_carry_the_c_o_budget():
+    # SME locks carbon in CO: CN weakens with [O/Fe] and OH with [C/Fe]; the shipped terms say so (the
+    # benchmark measures SME's d log depth / d [X/Fe] at +1.1 (C), -0.8 (O) for CN, -0.9 (C), +1.6 (O) for OH)
+    species = cal.load_calibration("sme")["species"]
+    assert species["CN"]["o_fe_slope"] < -0.5 and species["CN"]["c_fe_slope"] > 0.5
+    assert species["OH"]["c_fe_slope"] < -0.3 and species["OH"]["o_fe_slope"] > 0.3
+    assert all(species[a][t] == 0.0 for a in ("Fe I", "atoms") for t in cal.ABUNDANCE_TERMS)
+
+
+def test_abundance_terms_move_log_tau_by_the_label_and_only_with_it(lines):
+    import torch
+    kw = {"label_names": ABUNDANCE_LABELS, "min_depth": 0}
+    data = cal.load_calibration("sme")
+    model = LineModel(lines, GRID, calibration=data, **kw)
+    star = np.array([[4700.0, 2.5, 0.0, 0.0, 0.0, 0.0]])
+    moved = star + np.array([[0.0, 0.0, 0.0, 0.2, -0.1, 0.3]])
+    shift = (model.log_tau_linear(torch.as_tensor(moved, dtype=torch.float32))
+             - model.log_tau_linear(torch.as_tensor(star, dtype=torch.float32))).detach().numpy()[0]
+    plain = LineModel(lines, GRID, **kw)
+    own = (plain.log_tau_linear(torch.as_tensor(moved, dtype=torch.float32))
+           - plain.log_tau_linear(torch.as_tensor(star, dtype=torch.float32))).detach().numpy()[0]
+    for j, species in enumerate(model.linelist["species"]):
+        t = data["species"].get(species) or data["species"]["atoms"]
+        want = own[j] + 0.2 * t["c_fe_slope"] - 0.1 * t["n_fe_slope"] + 0.3 * t["o_fe_slope"]
+        assert shift[j] == pytest.approx(want, abs=2e-3)
+    # labels without [X/Fe] give the model without the terms (they read as 0)
+    short = LineModel(lines, GRID, calibration=data, label_names=LABELS, min_depth=0)
+    np.testing.assert_allclose(short.line_depths(STAR), model.line_depths(np.column_stack([STAR, np.zeros((2, 3))])),
+                               rtol=1e-6)
+
+
+def test_fit_abundance_slopes_recovers_the_molecules_terms(lines):
+    """Depths made by a calibration with known abundance terms are fitted back from a zero start."""
+    data = cal.load_calibration("sme")
+    truth = {**data, "species": {k: dict(v) for k, v in data["species"].items()}}
+    truth["species"]["CN"].update(c_fe_slope=0.9, n_fe_slope=-0.2, o_fe_slope=-0.8)
+    truth["species"]["OH"].update(c_fe_slope=-0.6, n_fe_slope=0.0, o_fe_slope=0.7)
+    start = {**data, "species": {k: {**v, **dict.fromkeys(cal.ABUNDANCE_TERMS, 0.0)} for k, v in data["species"].items()}}
+    kw = {"label_names": ABUNDANCE_LABELS, "min_depth": 0}
+    made = LineModel(lines, GRID, calibration=truth, **kw)
+    base = [[4700.0, 2.5, 0.0], [3900.0, 1.8, 0.0], [4300.0, 2.5, -0.5]]
+    steps = [(0, 0, 0), (0.25, 0, 0), (-0.25, 0, 0), (0, 0.3, 0), (0, 0, 0.25), (0, 0, -0.25)]
+    labels = np.array([b + list(d) for b in base for d in steps])
+    depths = made.line_depths(labels).astype(np.float64)
+    model = LineModel(lines, GRID, calibration=start, **kw)
+    fitted = cal.fit_abundance_slopes(model, start, labels, depths, np.ones(depths.shape, bool), min_depth=0.01)
+    for species in ("CN", "OH"):
+        assert (model.linelist["species"] == species).sum() > 20  # the window has both
+        for term in cal.ABUNDANCE_TERMS:
+            assert fitted["species"][species][term] == pytest.approx(truth["species"][species][term], abs=0.03), (species, term)
+    assert fitted["species"]["Fe I"] == start["species"]["Fe I"]  # atoms are left alone
+    cal.load_calibration(fitted)  # a valid calibration
+
+
 def test_13co_is_folded(lines):
     co = lines[lines["species"] == "CO"]
     iso = co["isotopes"].fillna("")
