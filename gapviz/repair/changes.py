@@ -153,8 +153,10 @@ def resolve_changes(linelist: pd.DataFrame, explanations: pd.DataFrame, resoluti
             key = ("add", species, round(line_wl / SAME_LINE_TOL))
             merge = SAME_ADDED_ELEMENTS * line_wl / resolution
             for other in picked:  # one dip explained twice: added lines (of any species, each fitted alone on
-                # the same dip) within the tolerance, not only the same rounding bin; the larger BIC gain stays
-                if other[0] == "add" and abs(picked[other][2]["wavelength"] - line_wl) <= merge:
+                # the same dip) within the tolerance, not only the same rounding bin; the larger BIC gain stays.
+                # A blend's lines (one candidate) were fitted together: they stay apart.
+                if other[0] == "add" and abs(picked[other][2]["wavelength"] - line_wl) <= merge \
+                        and picked[other][1] != rank:
                     key = other
                     break
         gain = _gain(row, choice)

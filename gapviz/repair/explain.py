@@ -6,16 +6,21 @@ labels, all stars at once), in a window of ±``population.WINDOW_ELEMENTS`` reso
 candidate:
 
 * **none**: model = flux_theory (0 parameters);
-* **added** (2 parameters: log gf and a shift |Δλ| ≤ ``MAX_SHIFT_ELEMENTS`` λ/R): model = flux_theory ×
-  exp(−10^loggf t_s(labels) g(λ; λ0 + Δλ, σ)), with t_s the weak-line peak optical depth per unit gf of a
-  line of species s and lower-level energy χ at each star's labels (``LineModel.log_tau_linear`` of a
+* **added** (log gf and a shift |Δλ| ≤ ``MAX_SHIFT_ELEMENTS`` λ/R): model = flux_theory ×
+  exp(−saturated(10^loggf t_s(labels) g(λ; λ0 + Δλ, σ))), with t_s the weak-line peak optical depth per unit gf
+  of a line of species s and lower-level energy χ at each star's labels (``LineModel.log_tau_linear`` of a
   one-line table at log gf 0, with the store's calibration) and g the LineModel's unit-peak Gaussian
   (instrument + Doppler σ). Hypotheses: the candidate's attributed species and χ at the candidate's
-  wavelength, and the ``N_REFERENCE`` strongest (at the population's median) reference-list lines within one
-  resolution element that the theory's list lacks (their species, χ and position). The best wins, an
-  attributed line counting one parameter more (``ATTRIBUTED_EXTRA``: its χ was chosen from a grid by the
-  finder on the same stars) than a reference line, whose species and χ are given: its BIC is χ² + 3 ln n.
-  Saturation of the added line is ignored (weak-to-moderate features): τ → flux only through the exp.
+  wavelength (3 parameters: ``ATTRIBUTED_EXTRA`` for its χ, chosen from a grid by the finder on the same
+  stars); each of the ``N_REFERENCE`` strongest (at the population's median) reference-list lines within one
+  resolution element that the theory's list lacks (their species, χ and position given; 3 parameters: log gf,
+  shift and a temperature-dependence nuisance Δχ, ``fits.fit_added``'s theta, so that a line of known χ is
+  not beaten by a guessed one only because the theory's or the labels' temperature dependence is off); and
+  **blends**: the 2 and the 3 strongest of those reference lines together, their listed log gf ratios and
+  separations kept, one common log gf change, shift and Δχ (4 parameters): each line is written (rows of
+  the same candidate). Measured on both mocks (README): the CO band head's candidates are blends of two or
+  three missing lines, which one line at a guessed χ had fitted best (log gf 2–3.5 dex off). The least BIC
+  wins.
 * **recalibrated** (1 parameter Δ = log gf change, ``fits.DELTA_RANGE``): for each of the ``N_KNOWN`` strongest
   theory lines within one resolution element, model = flux_theory × exp(−(10^Δ − 1) τ_known(labels) g), with
   τ_known the line's weak-line peak optical depth at its listed log gf. Both signs: an emission-like residual
@@ -40,8 +45,8 @@ its error is √(σ_null² + σ_stat²), σ_null the scatter of the known lines 
 error alone, from the curvature of χ², is ~30× too small on the mocks).
 
 Choice by the Bayesian information criterion BIC = χ² + k ln(n_points) (k = 0 none, 1 recalibrated,
-2 added (3 for an attributed-species line, see above), 2 damping; n_points = the usable pixels of the
-window): the smallest wins, ties to the simpler alternative.
+3 added (4 for a blend, see above), 2 damping; n_points = the usable pixels of the window): the smallest
+wins, ties to the simpler alternative.
 """
 
 from __future__ import annotations
@@ -113,32 +118,50 @@ Best = tuple[Fit, dict, float]  # a fit, the row fields it fills, its BIC
 
 
 def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: float, n_points: int,
-                null: Null, detrend: bool, theta: float = np.nan) -> Best | None:
-    """The added line of least BIC for candidate ``i``: its attributed line and the strongest reference lines.
+                null: Null, detrend: bool, thetas: np.ndarray | None = None) -> Best | None:
+    """The added line (or blend) of least BIC for candidate ``i``: its attributed line, the strongest reference
+    lines one by one and, where two or more are near, those reference lines together (``fits.fit_added``'s blend:
+    their listed log gf ratios and separations kept, one factor; a blend's other lines are in the fields'
+    ``"blend"``). A reference line's temperature dependence is a nuisance of its fit (``fit_added``'s theta).
     Its log gf is put on the known lines' footing: the fit minus the null's trend at its species, χ and depth;
     its error √(σ_null² + σ_stat² + (θ σ_χ)²), the last term for an attributed line only: its χ is the
     finder's guess (σ_χ: the spread of its species' χ in the lists; θ = 5040 K / teff, the stars' median), and
     its log gf moves by θ per eV of χ (measured: CO lines added at 3 eV instead of 0.4–1.2 eV were 2–5 dex off
     while their quoted errors were ~0.05 dex)."""
     cand, attributed = hyp.column("cand", int), hyp.column("source", str) == "attributed"
-    tried = list(np.flatnonzero((cand == i) & attributed))
-    tried += list(_strongest(hyp.tau[stars], np.where(attributed, -1, cand), i, N_REFERENCE))
+    reference = list(_strongest(hyp.tau[stars], np.where(attributed, -1, cand), i, N_REFERENCE))
+    tried = [[h] for h in np.flatnonzero((cand == i) & attributed)] + [[h] for h in reference]
+    tried += [reference[:k] for k in range(2, len(reference) + 1)]
+    theta = float(np.median(thetas)) if thetas is not None and thetas.size else np.nan
     best = None
-    for h in tried:
-        line = hyp.table.iloc[h]
-        unit = hyp.tau[stars, h] / 10.0 ** float(line["loggf"])  # τ per unit gf (attributed lines: log gf 0)
-        fit = fit_added(*data, unit, float(line["wavelength"]), float(hyp.sigma[h]), max_shift, hyp.log_k)
-        score = bic(fit.chi2, N_PARAM["added"] + (ATTRIBUTED_EXTRA if attributed[h] else 0), n_points)
-        if np.isfinite(fit.value) and (best is None or score < best[2]):
-            depth = 1.0 - np.exp(-saturated(np.median(unit) * 10.0**fit.value, hyp.log_k))
+    for members in tried:
+        lines = hyp.table.iloc[members]
+        first = lines.iloc[0]
+        guessed = bool(attributed[members[0]])
+        if guessed:  # τ per unit gf at the finder's χ (log gf 0); the fit's value is the log gf
+            fit = fit_added(*data, hyp.tau[stars, members[0]] / 10.0 ** float(first["loggf"]),
+                            float(first["wavelength"]), float(hyp.sigma[members[0]]), max_shift, hyp.log_k)
+            k = N_PARAM["added"] + ATTRIBUTED_EXTRA
+        else:  # τ at the listed log gf; the fit's value is the change of log gf, common to a blend's lines
+            fit = fit_added(*data, hyp.tau[stars][:, members], lines["wavelength"].to_numpy(float),
+                            hyp.sigma[members], max_shift, hyp.log_k, thetas)
+            k = N_PARAM["added"] + (thetas is not None) + (len(members) > 1)
+        score = bic(fit.chi2, k, n_points)
+        if not np.isfinite(fit.value) or (best is not None and score >= best[2]):
+            continue
+        rows = []
+        for j, (_, line) in enumerate(lines.iterrows()):
+            loggf = fit.value if guessed else float(line["loggf"]) + fit.value
+            tau = hyp.tau[stars, members[j]] * 10.0 ** (loggf - float(line["loggf"]))
+            depth = 1.0 - np.exp(-saturated(np.median(tau), hyp.log_k))
             trend = float(null.trend_at([line["species"]], [line["elow_ev"]], [depth])[0]) if detrend else 0.0
-            best = (fit, {"line_wavelength": float(line["wavelength"]) + fit.shift, "species": str(line["species"]),
-                          "isotopes": str(line.get("isotopes", "")),  # the fit's τ has its fraction folded in
-                          "elow_ev": float(line["elow_ev"]), "loggf": fit.value - trend,
-                          "loggf_err": math.hypot(float(null.sigma_at([line["species"]])[0]), fit.error,
-                                                  _chi_term(line, theta) if attributed[h] else 0.0),
-                          "loggf_before": np.nan,
-                          "line_index": -1}, score)
+            rows.append({"line_wavelength": float(line["wavelength"]) + fit.shift, "species": str(line["species"]),
+                         "isotopes": str(line.get("isotopes", "")),  # the fit's τ has its fraction folded in
+                         "elow_ev": float(line["elow_ev"]), "loggf": loggf - trend,
+                         "loggf_err": math.hypot(float(null.sigma_at([line["species"]])[0]), fit.error,
+                                                 _chi_term(line, theta) if guessed else 0.0),
+                         "loggf_before": np.nan, "line_index": -1})
+        best = (fit, rows[0] | {"blend": rows[1:]}, score)
     return best
 
 
@@ -171,11 +194,11 @@ def _best_recalibrated(known: Lines, i: int, stars: np.ndarray, data: tuple, n_p
     return best
 
 
-def _theta(pop: Population, stars: np.ndarray) -> float:
-    """The stars' median θ = 5040 K / teff (NaN without a teff label)."""
-    if "teff" not in pop.label_names or not np.any(stars):
-        return np.nan
-    return float(np.median(5040.0 / pop.labels[stars, list(pop.label_names).index("teff")]))
+def _thetas(pop: Population, stars: np.ndarray) -> np.ndarray | None:
+    """(S,) θ = 5040 K / teff of the selected stars (None without a teff label)."""
+    if "teff" not in pop.label_names:
+        return None
+    return 5040.0 / pop.labels[stars, list(pop.label_names).index("teff")]
 
 
 def _narrow_fits(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines, wings: tuple[Lines, set],
@@ -197,7 +220,7 @@ def _narrow_fits(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines
     out["fits"] = {"none": (Fit(none), {}, none),
                    "recalibrated": _best_recalibrated(known, i, stars, data, n_points, offsets, detrend),
                    "added": _best_added(hyp, i, stars, data, max_shift, n_points, null, detrend,
-                                        _theta(pop, stars))}
+                                        _thetas(pop, stars))}
     out.update(none=none, n_points=n_points)
     row["n_stars"] = int(np.count_nonzero(stars))
     wing_lines, allowed = wings
@@ -290,6 +313,16 @@ def _line_pass_row(line: pd.Series, n_points: int, detrend: bool) -> dict:
             "bic_none": float(line["chi2_none"]), "bic_added": np.nan, "bic_recalibrated": fit}
 
 
+def _with_blends(rows: list[dict]) -> list[dict]:
+    """Rows with a blend's other lines as rows of their own after it (same candidate, choice and evidence)."""
+    out = []
+    for row in rows:
+        members = row.pop("blend", None) or []
+        out.append(row)
+        out += [row | member for member in members]
+    return out
+
+
 def explain_population(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFrame, *,
                        reference: pd.DataFrame | None, calibration: str | None, resolution: float,
                        detrend: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, Null]:
@@ -308,8 +341,8 @@ def explain_population(pop: Population, candidates: pd.DataFrame, linelist: pd.D
                              calibration), wing_outliers(pop, whole, resolution))
         prepared = [_narrow_fits(c, i, pop, hyp, known, wings, resolution, offsets, null, detrend)
                     for i, c in candidates.iterrows()]
-        rows = [_decide(p, _others_in_wings(prepared, i, pop.wavelength), wings[0], pop)
-                for i, p in enumerate(prepared)]
+        rows = _with_blends([_decide(p, _others_in_wings(prepared, i, pop.wavelength), wings[0], pop)
+                             for i, p in enumerate(prepared)])
     if len(offsets):
         lone = offsets[significant(offsets) & ~offsets["near_candidate"].to_numpy(bool)]
         rows += [_line_pass_row(line, int(line["n_points"]), detrend) for _, line in lone.iterrows()]

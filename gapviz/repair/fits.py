@@ -23,16 +23,19 @@ N_SHIFT = 11
 #: Bounds of a known line's log gf change (dex): a list's log gf is rarely off by more than a dex upwards (a far
 #: stronger line is another line), and −2 dex is a line that is not there.
 DELTA_RANGE = (-2.0, 1.0)
+#: Bound (eV) of an added line's temperature-dependence nuisance (``fit_added``'s theta).
+MAX_CHI_NUISANCE = 2.0
 
 
 @dataclass(frozen=True)
 class Fit:
-    """One alternative's best fit: χ², log gf (or Δ) and its error, shift (Å)."""
+    """One alternative's best fit: χ², log gf (or Δ) and its error, shift (Å), χ nuisance (eV)."""
 
     chi2: float
     value: float = np.nan
     error: float = np.nan
     shift: float = 0.0
+    chi_shift: float = 0.0  # eV: the temperature-dependence nuisance of an added line (``fit_added``'s theta)
 
 
 def saturated(tau_linear: np.ndarray, log_k: float) -> np.ndarray:
@@ -61,17 +64,33 @@ def _error(jac: np.ndarray, chi2_value: float, n_points: int, k: int) -> np.ndar
     return np.sqrt(np.clip(np.diag(cov), 0.0, None) * scale)
 
 
-def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k) -> Fit:
+def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k, theta=None) -> Fit:
     """Best log gf and shift of a line with per-star weak-line τ per unit gf ``tau_unit`` (S,) at ``centre`` ±
     max_shift; model = theory × exp(−saturated(gf τ_unit g)). obs, weight, theory: (S, P) on pixels x (P,).
     Fit.value = log gf, Fit.shift = Δλ (Å). Start: a grid of shifts with the linearised weak-line amplitude.
+
+    A blend: ``tau_unit`` (S, K), ``centre`` and ``sigma`` (K,): the K lines keep their τ ratios and separations
+    and are scaled and shifted together (τ summed per pixel before saturating, as LineModel does); Fit.value is
+    then log10 of the common factor.
+
+    ``theta`` (S,) (5040 K / teff of the stars): the line's temperature dependence is a nuisance too: τ_unit ×
+    10^(−Δχ (θ − θ̃)), θ̃ the stars' median, |Δχ| ≤ ``MAX_CHI_NUISANCE`` eV (Fit.chi_shift). The line's
+    strength at θ̃ and so its log gf at its own χ are unchanged by it: a line whose χ is known is not made to
+    lose to another one only because the theory's temperature dependence (or the labels) is off.
     """
+    tau_unit = np.asarray(tau_unit, dtype=np.float64)
+    tau_unit = tau_unit[:, None] if tau_unit.ndim == 1 else tau_unit  # (S, K)
+    centre = np.atleast_1d(np.asarray(centre, dtype=np.float64))
+    sigma = np.atleast_1d(np.asarray(sigma, dtype=np.float64))
+
+    def profile(shift: float) -> np.ndarray:  # (S, P): Σ_k τ_k g_k
+        return tau_unit @ _gauss(x[None, :], centre[:, None] + shift, sigma[:, None])
+
     sw = np.sqrt(weight)
     resid = obs - theory
     base = chi2(obs, weight, theory)
     shifts = np.linspace(-max_shift, max_shift, N_SHIFT)
-    g = _gauss(x[None, :], centre + shifts[:, None], sigma)  # (J, P)
-    unit = theory[None] * tau_unit[None, :, None] * g[:, None, :]  # (J, S, P): −d model / d(gf), weak line
+    unit = np.stack([theory * profile(d) for d in shifts])  # (J, S, P): −d model / d(gf), weak line
     num = np.einsum("sp,jsp->j", weight * -resid, unit)
     den = np.einsum("sp,jsp->j", weight, unit**2)
     amp = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
@@ -79,18 +98,27 @@ def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k)
     best = int(np.argmax(gain))
     if gain[best] <= 0:
         return Fit(base)
-    start = np.array([math.log10(amp[best]), shifts[best]])
+    dtheta = None if theta is None else np.asarray(theta, dtype=np.float64) - float(np.median(theta))
+    start = np.array([math.log10(amp[best]), shifts[best]] + ([] if dtheta is None else [0.0]))
 
     def residual(p):
-        tau = 10.0 ** p[0] * tau_unit[:, None] * _gauss(x[None, :], centre + p[1], sigma)
+        tau = 10.0 ** p[0] * profile(p[1])
+        if dtheta is not None:
+            tau = tau * 10.0 ** (-p[2] * dtheta)[:, None]
         return (sw * (obs - theory * np.exp(-saturated(tau, log_k)))).ravel()
 
-    lo, hi = np.array([start[0] - 3.0, -max_shift]), np.array([start[0] + 5.0, max_shift])
+    width = float(np.min(sigma))
+    lo, hi = [start[0] - 3.0, -max_shift], [start[0] + 5.0, max_shift]
+    scale = [0.1, width]
+    if dtheta is not None:
+        lo, hi, scale = lo + [-MAX_CHI_NUISANCE], hi + [MAX_CHI_NUISANCE], scale + [0.2]
+    lo, hi = np.array(lo), np.array(hi)
     res = least_squares(residual, np.clip(start, lo + 1e-9, hi - 1e-9), bounds=(lo, hi),
-                        x_scale=np.array([0.1, sigma]), diff_step=1e-4, method="trf")
+                        x_scale=np.array(scale), diff_step=1e-4, method="trf")
     value = float(np.sum(res.fun**2))
-    err = _error(res.jac, value, int(np.count_nonzero(weight)), 2)
-    return Fit(value, float(res.x[0]), float(err[0]), float(res.x[1]))
+    err = _error(res.jac, value, int(np.count_nonzero(weight)), start.size)
+    return Fit(value, float(res.x[0]), float(err[0]), float(res.x[1]),
+               0.0 if dtheta is None else float(res.x[2]))
 
 
 def fit_recalibrated(obs, weight, theory, x, tau_known, line_wavelength, sigma, log_k) -> Fit:

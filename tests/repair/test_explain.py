@@ -141,3 +141,55 @@ def test_an_attributed_line_s_log_gf_error_carries_its_guessed_chi(case):
     spread = np.std([e for _, _, e in KNOWN])
     assert row["loggf_err"] >= theta * spread * 0.8  # the stars' θ over the window, near the population's
     assert with_reference.iloc[0]["loggf_err"] < 0.5 * row["loggf_err"]
+
+
+BLEND = [(15217.40, -1.3, 5.0), (15217.68, -1.5, 4.2)]  # two lines the list lacks, 0.4 λ/R apart
+
+
+@pytest.fixture(scope="module")
+def blend_case(tmp_path_factory):
+    """A population whose feature at 15217.5 Å is two missing Fe I lines; the reference list has both, the
+    finder guessed one line at χ 6.5 eV."""
+    tmp = tmp_path_factory.mktemp("blend")
+    wl = np.arange(15195.0, 15235.0, 0.21)
+    rng = np.random.default_rng(5)
+    n = 120
+    teff = rng.uniform(3900.0, 5300.0, n)
+    labels = np.column_stack([teff, 1.0 + (teff - 3800.0) / 900.0 + rng.normal(0, 0.2, n),
+                              rng.uniform(-0.7, 0.3, n)])
+    theory_list = _linelist(tmp, "theory", KNOWN)
+    true_list = _linelist(tmp, "true", KNOWN + BLEND)
+    model = lambda table: LineModel(table, wl, resolution=R, label_names=NAMES, min_depth=0.0)  # noqa: E731
+    theory = model(theory_list).spectra(labels).astype(np.float64)
+    obs = model(true_list).spectra(labels).astype(np.float64) + rng.normal(0, NOISE, (n, wl.size))
+    cands = pd.DataFrame({
+        "candidate_rank": [1], "candidate_wavelength": [15217.52], "candidate_depth": [0.08],
+        "candidate_kind": ["absorption"], "candidate_in_linelist": np.array([0], np.int8),
+        "candidate_attributed_label": ["fe_h"], "candidate_attributed_species": ["Fe I"],
+        "candidate_attributed_chi": [6.5]})
+    store = xr.Dataset(
+        {"flux_obs": (("star", "wavelength"), obs), "flux_err": (("star", "wavelength"), np.full_like(obs, NOISE)),
+         "flux_theory": (("star", "wavelength"), theory),
+         "pixel_mask": (("star", "wavelength"), np.ones(obs.shape, np.int8)),
+         "domain_flag": ("star", np.zeros(n, np.int8))} | {k: ("candidate", v.to_numpy()) for k, v in cands.items()},
+        coords={"wavelength": wl, "label": NAMES} | {k: ("star", labels[:, j]) for j, k in enumerate(NAMES)},
+        attrs={"resolution": R, "line_model_calibration": "none"},
+    )
+    return store, theory_list, true_list
+
+
+def test_a_blend_of_missing_lines_adds_each_line(blend_case):
+    from gapviz.repair.changes import repaired_linelist
+
+    store, theory_list, true_list = blend_case
+    table = explain_candidates(store, theory_list, reference=true_list, max_stars=100)
+    added = table[table["choice"] == "added"]
+    assert (added["candidate"] == 1).all() and len(added) == 2  # both lines, rows of the one candidate
+    for (w, g, e), (_, row) in zip(sorted(BLEND), added.sort_values("line_wavelength").iterrows()):
+        assert row["line_wavelength"] == pytest.approx(w, abs=0.05) and row["elow_ev"] == e
+        assert row["loggf"] == pytest.approx(g, abs=max(0.1, 2 * row["loggf_err"]))
+    # without the blend hypothesis the best single line is worse by more than a BIC parameter
+    assert added["bic_added"].iloc[0] < added["bic_none"].iloc[0]
+    repaired = repaired_linelist(theory_list, table, R)  # kept apart: one candidate's blend is not one line twice
+    new = repaired[repaired["change"].astype(str) == "added"]
+    assert sorted(np.round(new["wavelength"].to_numpy(float), 1)) == [15217.4, 15217.7]
