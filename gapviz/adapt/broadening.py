@@ -18,7 +18,7 @@ repaired theory (``around``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from torch import nn
@@ -48,6 +48,9 @@ class Broadening:
                 "chi2_tried": {f"{k:g}": v for k, v in self.tried.items()}, "at_edge": self.at_edge}
 
 
+#: Stars (evenly spread) whose χ² chooses the FWHM in ``refit_broadened`` (all are then refitted at it): one
+#: FWHM for a population needs no more, and each FWHM tried is a label refit of them.
+BROADENING_STARS = 200
 #: The step (km/s) of the three FWHM tried around the last pass's when the loop refits the broadening.
 STEP_KMS = 1.5
 
@@ -108,11 +111,20 @@ def broadened_flux(theory_fit: TheoryFit, wavelength: np.ndarray, fwhm_kms: floa
 
 
 def refit_broadened(theory_fit, wavelength: np.ndarray, flux: np.ndarray, flux_err: np.ndarray,
-                    labels: np.ndarray, resolution: float) -> tuple[np.ndarray, np.ndarray, Broadening | None]:
+                    labels: np.ndarray, resolution: float,
+                    max_stars: int = BROADENING_STARS) -> tuple[np.ndarray, np.ndarray, Broadening | None]:
     """(labels, theory flux at them, ``Broadening``) of stars already fitted at ``labels`` through the plain
-    theory, with the broadening fitted too; a theory that is not a ``TheoryFit`` (no ``emulator``) is left as it
-    is: (labels, ``theory_fit.theory(labels)``, None)."""
+    theory, with the broadening fitted too: chosen on at most ``max_stars`` of them (evenly spread: one FWHM
+    for the population needs no more), then every star refitted at it. A theory that is not a ``TheoryFit``
+    (no ``emulator``) is left as it is: (labels, ``theory_fit.theory(labels)``, None)."""
     if not isinstance(theory_fit, TheoryFit):
         return labels, np.asarray(theory_fit.theory(labels), dtype=np.float64), None
-    got = fit_broadening(theory_fit, theory_fit.emulator, wavelength, flux, flux_err, labels, resolution)
+    n = len(flux)
+    rows = np.unique(np.linspace(0, n - 1, min(n, max_stars)).round().astype(int)) if n else np.zeros(0, int)
+    got = fit_broadening(theory_fit, theory_fit.emulator, wavelength, flux[rows], flux_err[rows], labels[rows],
+                         resolution)
+    if rows.size < n:  # every star at the population's FWHM
+        whole = fit_broadening(theory_fit, theory_fit.emulator, wavelength, flux, flux_err, labels, resolution,
+                               grid=(got.fwhm_kms,))
+        got = replace(got, labels=whole.labels, chi2=whole.chi2)
     return got.labels, broadened_flux(theory_fit, wavelength, got.fwhm_kms, got.labels), got

@@ -30,15 +30,20 @@ def _linelist(tmp_path, name: str, lines) -> pd.DataFrame:
     return read_linelist(path)
 
 
-@pytest.fixture(scope="module")
-def case(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("explain")
-    wl = np.arange(15195.0, 15235.0, 0.21)
-    rng = np.random.default_rng(3)
-    n = 120
+def _giants(seed: int, n: int = 120) -> tuple[np.ndarray, np.random.Generator, np.ndarray]:
+    """The window's grid, the random generator and ``n`` giants' labels (teff, logg, fe_h)."""
+    rng = np.random.default_rng(seed)
     teff = rng.uniform(3900.0, 5300.0, n)
     labels = np.column_stack([teff, 1.0 + (teff - 3800.0) / 900.0 + rng.normal(0, 0.2, n),
                               rng.uniform(-0.7, 0.3, n)])
+    return np.arange(15195.0, 15235.0, 0.21), rng, labels
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("explain")
+    wl, rng, labels = _giants(3)
+    n = len(labels)
     theory_list = _linelist(tmp, "theory", [(w, g + (0.3 if i == TOO_STRONG else 0.0), e)
                                             for i, (w, g, e) in enumerate(KNOWN)])
     true_list = _linelist(tmp, "true", KNOWN + [INJECTED])
@@ -151,12 +156,8 @@ def blend_case(tmp_path_factory):
     """A population whose feature at 15217.5 Å is two missing Fe I lines; the reference list has both, the
     finder guessed one line at χ 6.5 eV."""
     tmp = tmp_path_factory.mktemp("blend")
-    wl = np.arange(15195.0, 15235.0, 0.21)
-    rng = np.random.default_rng(5)
-    n = 120
-    teff = rng.uniform(3900.0, 5300.0, n)
-    labels = np.column_stack([teff, 1.0 + (teff - 3800.0) / 900.0 + rng.normal(0, 0.2, n),
-                              rng.uniform(-0.7, 0.3, n)])
+    wl, rng, labels = _giants(5)
+    n = len(labels)
     theory_list = _linelist(tmp, "theory", KNOWN)
     true_list = _linelist(tmp, "true", KNOWN + BLEND)
     model = lambda table: LineModel(table, wl, resolution=R, label_names=NAMES, min_depth=0.0)  # noqa: E731
