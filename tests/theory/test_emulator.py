@@ -31,9 +31,14 @@ def fake_synthetic(n: int = 300, n_pix: int = 64, seed: int = 0) -> Spectra:
 
 @pytest.fixture(scope="module")
 def trained():
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
-    s = fake_synthetic()
-    emu, report = fit_emulator(s, hidden=64, max_epochs=300, max_minutes=1.0, batch_size=64, seed=0, progress=False)
+    try:
+        s = fake_synthetic()
+        emu, report = fit_emulator(s, hidden=64, max_epochs=300, max_minutes=1.0, batch_size=64, seed=0,
+                                   progress=False)
+    finally:
+        torch.set_num_threads(before)  # the caller's setting comes back
     return s, emu, report
 
 
