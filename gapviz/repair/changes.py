@@ -2,12 +2,13 @@
 
 ``explanations`` is ``gapviz.repair.explain``'s table, one row per candidate (and per known line the line pass
 found wrong, candidate 0): ``candidate`` (rank), ``wavelength``, ``choice`` ("added" | "recalibrated" |
-"damping" | "none"), ``line_wavelength`` (vacuum Å), ``species``, ``elow_ev``, ``loggf``, ``loggf_err``,
+"damping" | "none"), ``line_wavelength`` (vacuum Å), ``line_listed`` (an added reference-list line's listed
+position, its identity; NaN otherwise), ``species``, ``elow_ev``, ``loggf``, ``loggf_err``,
 ``loggf_before``, ``line_index`` (row of the line list for "recalibrated" and "damping", -1 otherwise),
 ``label``, ``n_stars``, ``chi2_<alternative>``, ``bic_<alternative>``, ``wing_amplitude``, ``wing_gamma``.
 
 One change per line: when two candidates recalibrate the same line (or add the same line twice: the same
-species within ``SAME_ADDED_ELEMENTS`` resolution elements), the one with the larger BIC gain
+reference-list line, wherever each fit shifted it, or lines within ``SAME_ADDED_ELEMENTS`` resolution elements), the one with the larger BIC gain
 (``bic_none - bic_<choice>``; ties: the better rank) is kept and the other is named in the notes
 (``repaired_linelist(...).attrs["notes"]``, ``report.json``'s ``notes``). A damping change marks the line
 (``change = damping``) and keeps its log gf (``gapviz.repair.damping``).
@@ -150,13 +151,16 @@ def resolve_changes(linelist: pd.DataFrame, explanations: pd.DataFrame, resoluti
             op = {"op": "add", "candidate": rank, "wavelength": line_wl, "species": species,
                   "isotopes": iso.strip() if isinstance(iso, str) else "", "elow_ev": elow, "loggf": loggf,
                   "loggf_err": loggf_err}
-            key = ("add", species, round(line_wl / SAME_LINE_TOL))
+            # a reference-list line is the line at its listed position, wherever each candidate's fit shifted it
+            listed = _num(row.get("line_listed"))
+            at = listed if math.isfinite(listed) else line_wl
+            key = ("add", species, round(at / SAME_LINE_TOL))
             merge = SAME_ADDED_ELEMENTS * line_wl / resolution
             for other in picked:  # one dip explained twice: added lines (of any species, each fitted alone on
                 # the same dip) within the tolerance, not only the same rounding bin; the larger BIC gain stays.
                 # A blend's lines (one candidate) were fitted together: they stay apart.
-                if other[0] == "add" and abs(picked[other][2]["wavelength"] - line_wl) <= merge \
-                        and picked[other][1] != rank:
+                if other == key or (other[0] == "add" and abs(picked[other][2]["wavelength"] - line_wl) <= merge
+                                    and picked[other][1] != rank):
                     key = other
                     break
         gain = _gain(row, choice)

@@ -87,7 +87,8 @@ ATTRIBUTED_EXTRA = 1
 LN10 = math.log(10.0)
 CHOICES = ("none", "recalibrated", "added", "damping")
 N_PARAM = {"none": 0, "recalibrated": 1, "added": 2, "damping": 2}
-COLUMNS = ("candidate", "wavelength", "choice", "line_wavelength", "species", "isotopes", "elow_ev", "loggf",
+COLUMNS = ("candidate", "wavelength", "choice", "line_wavelength", "line_listed", "species", "isotopes", "elow_ev",
+           "loggf",
            "loggf_err",
            "loggf_before", "line_index", "label", "n_stars", "chi2_none", "chi2_added", "chi2_recalibrated",
            "chi2_damping", "bic_none", "bic_added", "bic_recalibrated", "bic_damping", "wing_amplitude", "wing_gamma")
@@ -106,6 +107,7 @@ def _strongest(tau: np.ndarray, cand: np.ndarray, i: int, n: int) -> np.ndarray:
 
 def _empty_row(c: pd.Series, rank: int) -> dict:
     return {"candidate": rank, "wavelength": float(c["wavelength"]), "choice": "none", "line_wavelength": np.nan,
+            "line_listed": np.nan,
             "species": "", "isotopes": "", "elow_ev": np.nan, "loggf": np.nan, "loggf_err": np.nan,
             "loggf_before": np.nan,
             "line_index": -1, "label": str(c.get("attributed_label", "") or ""), "n_stars": 0,
@@ -156,6 +158,7 @@ def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: f
             depth = 1.0 - np.exp(-saturated(np.median(tau), hyp.log_k))
             trend = float(null.trend_at([line["species"]], [line["elow_ev"]], [depth])[0]) if detrend else 0.0
             rows.append({"line_wavelength": float(line["wavelength"]) + fit.shift, "species": str(line["species"]),
+                         "line_listed": np.nan if guessed else float(line["wavelength"]),  # its identity
                          "isotopes": str(line.get("isotopes", "")),  # the fit's τ has its fraction folded in
                          "elow_ev": float(line["elow_ev"]), "loggf": loggf - trend,
                          "loggf_err": math.hypot(float(null.sigma_at([line["species"]])[0]), fit.error,

@@ -255,6 +255,27 @@ def test_two_candidates_adding_one_line_twice_keep_one(linelist):
     assert "dropped 17" in notes[0] and "dropped 18" in notes[1] and "one dip (CO 15040.292 Å, CN 15040.374 Å)" in notes[1]
 
 
+def test_one_reference_line_added_by_two_candidates_at_shifted_places_is_added_once(linelist):
+    """Two candidates' fits each added the same reference-list line (listed at 15040.30 Å), shifted 0.12 Å apart
+    (beyond the one-dip tolerance): it is one line, kept from the larger BIC gain; a blend's other line of the
+    same candidate stays."""
+    rows = pd.DataFrame([
+        _explanation(linelist, 4, "added", wavelength=15040.24, species="CO", loggf=-6.0, elow=0.5, bic_gain=30.0)
+        | {"line_listed": 15040.30},
+        _explanation(linelist, 9, "added", wavelength=15040.36, species="CO", loggf=-6.1, elow=0.5, bic_gain=60.0)
+        | {"line_listed": 15040.30},
+        _explanation(linelist, 9, "added", wavelength=15040.52, species="CO", loggf=-6.3, elow=0.9, bic_gain=60.0)
+        | {"line_listed": 15040.58},
+    ])
+    changes, notes, _ = resolve_changes(linelist, rows, resolution=22500.0)
+    added = sorted((c["species"], round(c["wavelength"], 2), c["candidate"]) for c in changes)
+    assert added == [("CO", 15040.36, 9), ("CO", 15040.52, 9)]
+    assert len(notes) == 1 and "kept candidate 9" in notes[0] and "dropped 4" in notes[0]
+    # without the listed identity the two placements were 0.12 Å apart: both added, the line twice
+    apart, _, _ = resolve_changes(linelist, rows.drop(columns="line_listed"), resolution=22500.0)
+    assert len(apart) == 3
+
+
 def test_an_added_line_keeps_the_isotopologue_its_log_gf_was_fitted_for(tmp_path, source, linelist):
     """The fit's τ per unit gf has the isotopic fraction folded in (LineModel with a calibration), so a 13C14N
     line added at its fitted log gf must be written as 13C14N: without the isotopes it re-synthesises 1/f(13C)
