@@ -299,10 +299,10 @@ def main(argv=None) -> int:
           + "): median |Δdepth|/depth, lines > 5 % in SME, before -> after:")
     rows = np.zeros(sme.shape, bool)
     rows[nfit + ntest + nab:] = True
-    for name, (n, b), (_, a) in zip(*[[*d.keys()] for d in [table_rows(cls, sme, before, rows)]],
-                                    table_rows(cls, sme, before, rows).values(), table_rows(cls, sme, after, rows).values()):
+    was, now = table_rows(cls, sme, before, rows), table_rows(cls, sme, after, rows)
+    for name, (n, b) in was.items():
         if n:
-            print(f"  {name}: n {n}, {100 * b:.1f} % -> {100 * a:.1f} %")
+            print(f"  {name}: n {n}, {100 * b:.1f} % -> {100 * now[name][1]:.1f} %")
     return 0
 
 

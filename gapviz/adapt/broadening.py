@@ -124,7 +124,8 @@ def refit_broadened(theory_fit, wavelength: np.ndarray, flux: np.ndarray, flux_e
     got = fit_broadening(theory_fit, theory_fit.emulator, wavelength, flux[rows], flux_err[rows], labels[rows],
                          resolution)
     if rows.size < n:  # every star at the population's FWHM
-        whole = fit_broadening(theory_fit, theory_fit.emulator, wavelength, flux, flux_err, labels, resolution,
-                               grid=(got.fwhm_kms,))
-        got = replace(got, labels=whole.labels, chi2=whole.chi2)
+        whole = fit_through(theory_fit, broadened(theory_fit.emulator, wavelength, got.fwhm_kms), flux, flux_err,
+                            init=labels)
+        got = replace(got, labels=np.asarray(whole.labels, dtype=np.float64),
+                      chi2=np.asarray(whole.chi2, dtype=np.float64))
     return got.labels, broadened_flux(theory_fit, wavelength, got.fwhm_kms, got.labels), got

@@ -138,24 +138,20 @@ def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: f
     best = None
     for members in tried:
         lines = hyp.table.iloc[members]
-        first = lines.iloc[0]
         guessed = bool(attributed[members[0]])
-        if guessed:  # τ per unit gf at the finder's χ (log gf 0); the fit's value is the log gf
-            fit = fit_added(*data, hyp.tau[stars, members[0]] / 10.0 ** float(first["loggf"]),
-                            float(first["wavelength"]), float(hyp.sigma[members[0]]), max_shift, hyp.log_k)
-            k = N_PARAM["added"] + ATTRIBUTED_EXTRA
-        else:  # τ at the listed log gf; the fit's value is the change of log gf, common to a blend's lines
-            fit = fit_added(*data, hyp.tau[stars][:, members], lines["wavelength"].to_numpy(float),
-                            hyp.sigma[members], max_shift, hyp.log_k, thetas)
-            k = N_PARAM["added"] + (thetas is not None) + (len(members) > 1)
+        # τ at the lines' log gf (an attributed line's is 0): the fit's value is the change of log gf, common to
+        # a blend's lines; a reference line's temperature dependence is a nuisance, an attributed line's χ costs
+        # ATTRIBUTED_EXTRA
+        fit = fit_added(*data, hyp.tau[stars][:, members], lines["wavelength"].to_numpy(float), hyp.sigma[members],
+                        max_shift, hyp.log_k, None if guessed else thetas)
+        k = N_PARAM["added"] + (ATTRIBUTED_EXTRA if guessed else (thetas is not None) + (len(members) > 1))
         score = bic(fit.chi2, k, n_points)
         if not np.isfinite(fit.value) or (best is not None and score >= best[2]):
             continue
         rows = []
         for j, (_, line) in enumerate(lines.iterrows()):
-            loggf = fit.value if guessed else float(line["loggf"]) + fit.value
-            tau = hyp.tau[stars, members[j]] * 10.0 ** (loggf - float(line["loggf"]))
-            depth = 1.0 - np.exp(-saturated(np.median(tau), hyp.log_k))
+            loggf = float(line["loggf"]) + fit.value
+            depth = 1.0 - np.exp(-saturated(np.median(hyp.tau[stars, members[j]]) * 10.0**fit.value, hyp.log_k))
             trend = float(null.trend_at([line["species"]], [line["elow_ev"]], [depth])[0]) if detrend else 0.0
             rows.append({"line_wavelength": float(line["wavelength"]) + fit.shift, "species": str(line["species"]),
                          "line_listed": np.nan if guessed else float(line["wavelength"]),  # its identity

@@ -132,6 +132,11 @@ def group_terms(calibration: dict, group_keys: list[str], is_molecule: list[bool
     return out
 
 
+def _line_species(model) -> np.ndarray:
+    """(nline,) the species name of each of a LineModel's lines ("Fe I", "CN", ...)."""
+    return np.array([species_name(model.group_keys[g]) for g in model._group_np])
+
+
 def isotope_offsets(lines: pd.DataFrame, c12_c13: float) -> np.ndarray:
     """(nline,) log10 isotopic fraction to add to each line's log gf (0 for atoms and unlabelled lines)."""
     return folded_loggf(lines, c12_c13) - lines["loggf"].to_numpy(np.float64)
@@ -184,7 +189,7 @@ def fit_calibration(model, labels: np.ndarray, depths: np.ndarray, mask: np.ndar
     theta2 = (theta - THETA_REF) ** 2
     is_mol = model.linelist["is_molecule"].to_numpy(bool) if "is_molecule" in model.linelist else \
         np.array([species_name(model.group_keys[g]) == model.group_keys[g] for g in model._group_np])
-    species = np.array([species_name(model.group_keys[g]) for g in model._group_np])
+    species = _line_species(model)
     use = mask & (depths > min_depth) & np.isfinite(depths)
 
     chi = np.asarray(model._chi_np, dtype=np.float64)
@@ -295,7 +300,7 @@ def fit_abundance_slopes(model, calibration: dict, labels: np.ndarray, depths: n
     present = [x for x in ABUNDANCE_LABELS if x in names]
     x_all = np.column_stack([labels[:, names.index(x)] for x in present]) if present else np.zeros((len(labels), 0))
     is_mol = model.linelist["is_molecule"].to_numpy(bool)
-    species = np.array([species_name(model.group_keys[g]) for g in model._group_np])
+    species = _line_species(model)
     use = mask & (depths > min_depth) & np.isfinite(depths)
     log_k, dmax = float(model._log_k), float(calibration["depth_max"])
     out = {**calibration, "species": {k: dict(v) for k, v in calibration["species"].items()}}
