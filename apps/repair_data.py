@@ -2,9 +2,10 @@
 
 ``gapviz repair STORE_DIR --out REPAIR_DIR`` writes ``REPAIR_DIR/linelist.csv`` (the whole repaired list, column
 ``change``: kept | recalibrated | added | ..., and ``loggf_before``) and ``REPAIR_DIR/changes.csv`` (one row per
-change: ``candidate`` rank (0: none), ``choice``, the line's ``wavelength``, ``species``, ``loggf``,
-``loggf_before``, ``loggf_err``). The explorer is given REPAIR_DIR at server start (``--repair REPAIR_DIR``, or
-``STORE_DIR/repair/`` when it exists); nothing in the page or the URL can name another path.
+change: ``candidate`` rank (0: none), ``choice``, the line's ``wavelength``, ``line_listed`` (an added
+reference-list line's listed wavelength; NaN otherwise), ``species``, ``loggf``, ``loggf_before``, ``loggf_err``).
+The explorer is given REPAIR_DIR at server start (``--repair REPAIR_DIR``, or ``STORE_DIR/repair/`` when it
+exists); nothing in the page or the URL can name another path.
 
 The repaired theory is the store's theory times the changes' own line opacity at each star's labels, as the
 repair defines it (``gapviz.repair.refit``):
@@ -49,9 +50,9 @@ def find_repair_dir(store_file: Path, given: str | Path | None) -> Path | None:
 
 @dataclass
 class RepairData:
-    """changes: one row per change (``candidate`` rank, ``choice``, ``wavelength`` Å vacuum, ``species``,
-    ``loggf_before``, ``loggf``, ``loggf_err``); added / recalibrated: their lines as ``read_linelist`` gives them
-    (recalibrated with ``loggf_before``)."""
+    """changes: one row per change (``candidate`` rank, ``choice``, ``wavelength`` Å vacuum, ``line_listed``,
+    ``species``, ``loggf_before``, ``loggf``, ``loggf_err``); added / recalibrated: their lines as
+    ``read_linelist`` gives them (recalibrated with ``loggf_before``)."""
 
     path: Path
     changes: pd.DataFrame
@@ -89,7 +90,7 @@ def read_repair(repair_dir: str | Path, data: StoreData) -> RepairData:
     if missing:
         raise GapvizError(f"{path / CHANGES_FILE}: lacks column(s) {missing}; expected the changes.csv of "
                           "gapviz repair (candidate, choice, wavelength, species, loggf, loggf_before, loggf_err)")
-    for col in ("loggf_before", "loggf_err"):
+    for col in ("loggf_before", "loggf_err", "line_listed"):  # older changes.csv files lack line_listed
         if col not in changes:
             changes[col] = np.nan
     changes["choice"] = changes["choice"].astype(str)
@@ -128,39 +129,24 @@ def load_repair(repair_dir: str, store: str) -> RepairData:
 
 class RepairedTheory:
     """Transmission (n, npix) of the repair's changes at labels (n, nlabel) on the store's grid; see the module
-    docstring. Built once per (repair, store) and process (``repaired_theory``)."""
+    docstring. The library's ``gapviz.repair.refit.ChangeTransmission`` (its LineModels from ``change_models``),
+    numpy in and out. Built once per (repair, store) and process (``repaired_theory``)."""
 
     def __init__(self, repair: RepairData, data: StoreData):
+        from gapviz.repair.refit import ChangeTransmission, change_models
+
         self.npix = data.wavelength.size
-        self.added = self._model(repair.added, repair, data)
-        self.new = self._model(repair.recalibrated, repair, data)
-        old = repair.recalibrated.assign(loggf=repair.recalibrated["loggf_before"].to_numpy(float))
-        self.old = self._model(old, repair, data)
-
-    @staticmethod
-    def _model(lines: pd.DataFrame, repair: RepairData, data: StoreData):
-        from gapviz.theory.linemodel import LineModel
-
-        if lines.empty:
-            return None
-        try:
-            return LineModel(lines.reset_index(drop=True), data.wavelength, resolution=repair.resolution,
-                             label_names=data.label_names, min_depth=0.0,
-                             calibration=None if repair.calibration == "none" else repair.calibration)
+        try:  # a set of lines none of which is on the store's pixels changes nothing (None)
+            models = change_models(repair.added, repair.recalibrated, data.wavelength, data.label_names,
+                                   repair.resolution, None if repair.calibration == "none" else repair.calibration,
+                                   off_grid_none=True)
         except GapvizError as exc:
-            if "falls on the grid" in str(exc):  # none of these lines is on the store's pixels: no change
-                return None
             raise GapvizError(f"{repair.path / LINELIST_FILE}: {exc}") from None
+        self.changes = ChangeTransmission(*models, n_pix=self.npix)
 
     def transmission(self, labels: np.ndarray) -> np.ndarray:
-        """(n, npix) factor on flux_theory for labels (n, nlabel) in the store's label order."""
-        labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
-        out = np.ones((labels.shape[0], self.npix), dtype=np.float64)
-        if self.added is not None:
-            out *= self.added.spectra(labels)
-        if self.new is not None:
-            out *= self.new.spectra(labels) / np.clip(self.old.spectra(labels), 1e-6, None)
-        return out
+        """(n, npix) float64 factor on flux_theory for labels (n, nlabel) in the store's label order."""
+        return self.changes.transmission_numpy(labels)
 
 
 _theories: dict[tuple[str, str], RepairedTheory] = {}

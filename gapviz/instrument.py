@@ -1,13 +1,16 @@
 """The instrument every stage assumes unless told otherwise: APOGEE's resolving power and its line profile.
 
-One home for the resolving power default (``RESOLUTION``) and the Gaussian FWHM ↔ σ factor; commands take
-``--resolution`` to change it for another spectrograph.
+One home for the resolving power default (``RESOLUTION``), the Gaussian FWHM ↔ σ factor and the speed of light
+(``C_KMS``, which turns velocities into wavelength shifts and widths); commands take ``--resolution`` to change
+the resolving power for another spectrograph.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+#: The speed of light in vacuum, km/s.
+C_KMS = 299792.458
 #: APOGEE's resolving power λ/Δλ(FWHM) (Majewski et al. 2017); the default of every command.
 RESOLUTION = 22500.0
 #: σ of a Gaussian per unit FWHM: 1 / (2 √(2 ln 2)).

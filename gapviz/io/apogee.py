@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from gapviz.errors import GapvizError
+from gapviz.instrument import C_KMS
 from gapviz.io import continuum
 from gapviz.io.grids import aspcap_wavelength
 from gapviz.io.spectra import Spectra
@@ -45,7 +46,6 @@ BAD_PIXEL_BITS: dict[str, int] = {
 
 BAD_PIXEL_MASK: int = sum(1 << b for b in BAD_PIXEL_BITS.values())
 
-SPEED_OF_LIGHT_KMS = 299792.458
 #: The apStar rest-frame grid: log10(λ/Å) = APSTAR_CRVAL1 + APSTAR_CDELT1 · i, i < APSTAR_NPIX (DR17).
 APSTAR_CRVAL1, APSTAR_CDELT1, APSTAR_NPIX = 4.179, 6e-6, 8575
 GRIDS = ("native", "aspcap")
@@ -192,7 +192,7 @@ def read_apvisit(path: str | os.PathLike, grid: str = "aspcap", normalise: bool 
         vrel = rv.get("VREL", head.get("VREL"))
         if vrel is None or not np.isfinite(vrel):
             raise GapvizError(f"{path}: no VREL in the RV table or header; pass rest_frame=False to keep observed wavelengths")
-        wavelength = wavelength / (1.0 + float(vrel) / SPEED_OF_LIGHT_KMS)
+        wavelength = wavelength / (1.0 + float(vrel) / C_KMS)
     keep = np.concatenate([[True], np.diff(wavelength) > 0])  # drop exact duplicates at chip joins, if any
     wavelength, f, e, m = wavelength[keep], f[keep], e[keep], m[keep]
     bad = _bad_pixels(f, e, m, bad_bits)

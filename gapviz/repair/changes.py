@@ -29,7 +29,7 @@ from gapviz.repair.explain import CHOICES
 
 EXPLANATION_COLUMNS = ["candidate", "wavelength", "choice", "line_wavelength", "species", "elow_ev", "loggf",
                        "loggf_err", "loggf_before", "line_index"]
-CHANGES_COLUMNS = ["candidate", "choice", "wavelength", "species", "isotopes", "elow_ev", "loggf", "loggf_before",
+CHANGES_COLUMNS = ["candidate", "choice", "wavelength", "line_listed", "species", "isotopes", "elow_ev", "loggf", "loggf_before",
                    "loggf_err", "label", "n_stars", "candidate_wavelength", "line_index", "delta_chi2_added",
                    "delta_chi2_recalibrated", "delta_chi2_damping", "bic_none", "bic_added", "bic_recalibrated",
                    "bic_damping", "bic_gain", "wing_amplitude", "wing_gamma"]
@@ -165,7 +165,8 @@ def resolve_changes(linelist: pd.DataFrame, explanations: pd.DataFrame, resoluti
                     break
         gain = _gain(row, choice)
         evidence = {
-            "candidate": rank, "choice": choice, "wavelength": op["wavelength"], "species": species,
+            "candidate": rank, "choice": choice, "wavelength": op["wavelength"],
+            "line_listed": _num(row.get("line_listed")) if choice == "added" else float("nan"), "species": species,
             "isotopes": op["isotopes"], "elow_ev": op["elow_ev"], "loggf": loggf,
             "loggf_before": op.get("loggf_before", float("nan")), "loggf_err": loggf_err,
             "label": row.get("label", ""), "n_stars": row.get("n_stars", np.nan),

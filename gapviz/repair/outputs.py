@@ -9,8 +9,10 @@ The explanations and how they become changes: ``gapviz.repair.changes`` (``resol
   Å, then ``isotopes``, ``change`` kept|recalibrated|added|damping, ``loggf_before``, ``loggf_err``, ``candidate``,
   ``d0_ev``); ``gapviz.io.linelist.read_linelist`` reads it;
 * ``linelist.moog``: the same list for MOOG (air Å; ``gapviz.io.moog_writer.write_moog``);
-* ``changes.csv``: only the changes, with their evidence (``delta_chi2_<alt>`` = χ²(alt) − χ²(none), so
-  negative is a better fit; the BICs);
+* ``changes.csv``: only the changes, with their evidence (``gapviz.repair.changes.CHANGES_COLUMNS``:
+  ``wavelength`` is where the line is written (an added line's fitted,
+  possibly shifted, position), ``line_listed`` an added reference-list line's listed wavelength in the reference
+  list, NaN otherwise; ``delta_chi2_<alt>`` = χ²(alt) − χ²(none), so negative is a better fit; the BICs);
 * ``overlay.json``: the changes as corrections to the source line-list file, keyed to the SHA-256 of its
   bytes (``apply_overlay`` re-applies them to the same file elsewhere and refuses any other);
 * ``line_offsets.csv``: every known line checked against the population (``gapviz.repair.recalibrate``): its
@@ -52,7 +54,7 @@ REPAIR_FILES = {"linelist": LINELIST_FILE, "moog": MOOG_FILE, "changes": CHANGES
                 "offsets": OFFSETS_FILE, "report": REPORT_FILE}
 
 CHANGE_COLUMNS = ["change", "loggf_before", "loggf_err", "candidate"]
-_ROUND = {"wavelength": 6, "loggf": 4, "elow_ev": 4, "loggf_before": 4, "loggf_err": 4, "d0_ev": 3,
+_ROUND = {"wavelength": 6, "line_listed": 6, "loggf": 4, "elow_ev": 4, "loggf_before": 4, "loggf_err": 4, "d0_ev": 3,
           "candidate_wavelength": 6, "delta_chi2_added": 4, "delta_chi2_recalibrated": 4, "bic_none": 4,
           "bic_added": 4, "bic_recalibrated": 4, "bic_gain": 4, "delta_chi2_damping": 4, "bic_damping": 4,
           "wing_amplitude": 5, "wing_gamma": 4}

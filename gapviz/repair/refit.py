@@ -23,21 +23,19 @@ import torch
 from torch import nn
 
 from gapviz.adapt.broadening import Broadening, fit_broadening
+from gapviz.errors import GapvizError
 
 
-class RepairedTheory(nn.Module):
-    """The emulator times the changed lines' LineModel transmission (see the module docstring)."""
+class ChangeTransmission(nn.Module):
+    """T alone (see the module docstring): the changed lines' LineModels ``added``, ``new`` (recalibrated, new
+    log gf) and ``old`` (recalibrated, old log gf; each None when there are none) on a grid of ``n_pix`` pixels.
+    ``RepairedTheory`` is this times an emulator; the explorer (``apps.repair_data``) uses it alone, on the
+    store's theory flux (``transmission_numpy``)."""
 
-    def __init__(self, emulator, added: nn.Module | None, new: nn.Module | None, old: nn.Module | None):
+    def __init__(self, added: nn.Module | None, new: nn.Module | None, old: nn.Module | None, n_pix: int):
         super().__init__()
-        self.emulator, self.added, self.new, self.old = emulator, added, new, old
-        self.label_names = list(emulator.label_names)
-        self.n_pix = emulator.n_pix
-        self.label_min, self.label_max = emulator.label_min, emulator.label_max
-
-    def forward(self, labels: torch.Tensor) -> torch.Tensor:
-        flux = self.emulator(labels)
-        return flux * self.transmission(labels).to(flux.dtype)
+        self.added, self.new, self.old = added, new, old
+        self.n_pix = n_pix
 
     def transmission(self, labels: torch.Tensor) -> torch.Tensor:
         """(n, npix) the changes' factor on the emulator's flux at ``labels``."""
@@ -49,31 +47,66 @@ class RepairedTheory(nn.Module):
             factor = factor * self.new(x) / self.old(x).clamp_min(1e-6)
         return factor
 
+    def transmission_numpy(self, labels: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """``transmission`` for labels (n, nlabel) or one (nlabel,) vector as numpy: (n, npix) float64; no
+        autograd, ``batch_size`` stars at a time."""
+        x = torch.as_tensor(np.atleast_2d(np.asarray(labels, dtype=np.float64)), dtype=torch.float32)
+        with torch.no_grad():
+            out = [self.transmission(x[i:i + batch_size]).double().numpy() for i in range(0, x.shape[0], batch_size)]
+        return np.concatenate(out) if out else np.ones((0, self.n_pix), dtype=np.float64)
 
-def _line_model(lines: pd.DataFrame, wavelength, names, resolution, calibration):
+
+class RepairedTheory(ChangeTransmission):
+    """The emulator times the changed lines' LineModel transmission (see the module docstring)."""
+
+    def __init__(self, emulator, added: nn.Module | None, new: nn.Module | None, old: nn.Module | None):
+        super().__init__(added, new, old, emulator.n_pix)
+        self.emulator = emulator
+        self.label_names = list(emulator.label_names)
+        self.label_min, self.label_max = emulator.label_min, emulator.label_max
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        flux = self.emulator(labels)
+        return flux * self.transmission(labels).to(flux.dtype)
+
+
+def _line_model(lines: pd.DataFrame, wavelength, names, resolution, calibration, off_grid_none: bool = False):
+    """The LineModel of ``lines`` on ``wavelength`` (None for no lines; with ``off_grid_none`` also when none of
+    them falls on the grid), its parameters frozen."""
     from gapviz.theory.linemodel import LineModel
 
     if lines.empty:
         return None
-    model = LineModel(lines.reset_index(drop=True), wavelength, resolution=resolution, label_names=list(names),
-                      min_depth=0.0, calibration=calibration)
+    try:
+        model = LineModel(lines.reset_index(drop=True), wavelength, resolution=resolution, label_names=list(names),
+                          min_depth=0.0, calibration=calibration)
+    except GapvizError as exc:
+        if off_grid_none and "falls on the grid" in str(exc):  # none of these lines is on the grid: no change
+            return None
+        raise
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+def change_models(added: pd.DataFrame, recalibrated: pd.DataFrame, wavelength, names, resolution, calibration,
+                  off_grid_none: bool = False) -> tuple[nn.Module | None, nn.Module | None, nn.Module | None]:
+    """(added, new, old): the LineModels of T (see the module docstring) from the added lines and the
+    recalibrated ones (with ``loggf_before``), on ``wavelength`` with label ``names``; None where there are no
+    lines (``off_grid_none``: or none on the grid, instead of LineModel's GapvizError)."""
+    before = recalibrated.assign(loggf=recalibrated["loggf_before"].to_numpy(np.float64))
+    return tuple(_line_model(lines, wavelength, names, resolution, calibration, off_grid_none)
+                 for lines in (added, recalibrated, before))
 
 
 def repaired_theory(theory_fit, linelist: pd.DataFrame, repaired: pd.DataFrame, wavelength: np.ndarray,
                     resolution: float, calibration: str | None) -> RepairedTheory:
     """The repaired theory for ``theory_fit``'s emulator from the original and the repaired list
     (``gapviz.repair.changes.repaired_linelist``: column ``change``)."""
-    names = theory_fit.label_names
     change = repaired["change"].astype(str)
-    added = repaired.loc[change == "added"]
-    recal = repaired.loc[change == "recalibrated"]
-    before = recal.assign(loggf=recal["loggf_before"].to_numpy(np.float64))
-    return RepairedTheory(theory_fit.emulator, _line_model(added, wavelength, names, resolution, calibration),
-                          _line_model(recal, wavelength, names, resolution, calibration),
-                          _line_model(before, wavelength, names, resolution, calibration))
+    return RepairedTheory(theory_fit.emulator, *change_models(
+        repaired.loc[change == "added"], repaired.loc[change == "recalibrated"], wavelength,
+        theory_fit.label_names, resolution, calibration))
 
 
 def held_refit(theory_fit, linelist: pd.DataFrame, repaired: pd.DataFrame, wavelength: np.ndarray,

@@ -14,7 +14,9 @@ import torch
 from scipy.integrate import trapezoid
 from scipy.special import voigt_profile
 
-C_KMS = 299792.458
+# the speed of light lives in gapviz.instrument; gapviz.theory's modules import it from here too
+from gapviz.instrument import C_KMS
+
 K_BOLTZMANN = 1.380649e-16  # erg/K
 AMU = 1.66053907e-24  # g
 

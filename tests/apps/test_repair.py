@@ -51,9 +51,40 @@ def test_the_repair_is_read_as_written(tiny_store, tmp_path):
     assert r.counts() == "1 added, 1 recalibrated" and r.calibration == "none"
     assert list(r.added["species"]) == ["Fe I"] and r.added["wavelength"].iloc[0] == pytest.approx(where["added"])
     assert list(r.recalibrated["loggf_before"]) == [-1.5] and list(r.recalibrated["loggf"]) == [-0.5]
+    assert r.changes["line_listed"].isna().all()  # a changes.csv written before the column was: NaN
     table = changes_table(r)
     assert list(table["candidate"]) == ["1", ""] and list(table["what"]) == ["added", "recalibrated"]
     assert list(table["log gf before → after"]) == ["— → 0.300 ± 0.020", "-1.500 → -0.500 ± 0.030"]
+
+
+def test_the_repaired_theory_is_the_librarys_transmission(tiny_store, tmp_path):
+    """apps.repair_data's RepairedTheory is gapviz.repair.refit's ChangeTransmission, numpy in and out; a set of
+    changed lines none of which is on the store's pixels changes nothing; another LineModel error names the
+    repair's linelist.csv."""
+    import dataclasses
+
+    import torch
+
+    from apps.repair_data import RepairedTheory
+    from gapviz.errors import GapvizError
+    from gapviz.repair.refit import ChangeTransmission, change_models
+
+    where = write_repair_dir(tmp_path / "rep", tiny_wavelength())
+    data = store_data(tiny_store)
+    r = read_repair(tmp_path / "rep", data)
+    labels = data.stars[data.label_names].to_numpy(np.float64)[:5]
+    got = RepairedTheory(r, data).transmission(labels)
+    assert got.dtype == np.float64 and got.shape == (5, data.wavelength.size)
+    lib = ChangeTransmission(*change_models(r.added, r.recalibrated, data.wavelength, data.label_names, r.resolution,
+                                            None), n_pix=data.wavelength.size)
+    with torch.no_grad():
+        np.testing.assert_array_equal(got, lib.transmission(torch.as_tensor(labels, dtype=torch.float32)).double())
+    off = RepairedTheory(dataclasses.replace(r, added=r.added.assign(wavelength=19000.0)), data)
+    assert off.changes.added is None
+    far_recal = np.abs(data.wavelength - where["recalibrated"]) > 3
+    np.testing.assert_array_equal(off.transmission(labels)[:, far_recal], 1.0)
+    with pytest.raises(GapvizError, match="linelist.csv: LineModel: line list lacks"):
+        RepairedTheory(dataclasses.replace(r, added=r.added.drop(columns="elow_ev")), data)
 
 
 def test_toggling_changes_the_theory_near_the_changes_only(repaired_app):

@@ -276,6 +276,33 @@ def test_one_reference_line_added_by_two_candidates_at_shifted_places_is_added_o
     assert len(apart) == 3
 
 
+def test_changes_csv_carries_the_listed_wavelength_of_an_added_reference_line(tmp_path, source, linelist):
+    """changes.csv's ``wavelength`` is the fitted (shifted) position of an added reference-list line;
+    ``line_listed``, right after it, is where the reference list has it (NaN for a line of no list and for a
+    recalibration). An explanation table without the column (older explain output) writes NaN."""
+    rows = pd.DataFrame([
+        _explanation(linelist, 1, "recalibrated", line=2, loggf=-2.1) | {"line_listed": np.nan},
+        _explanation(linelist, 4, "added", wavelength=15040.24, species="CO", loggf=-6.0, elow=0.5, bic_gain=30.0)
+        | {"line_listed": 15040.30},
+        _explanation(linelist, 9, "added", wavelength=15040.36, species="CO", loggf=-6.1, elow=0.5, bic_gain=60.0)
+        | {"line_listed": 15040.30},  # the same reference line, kept from candidate 9
+        _explanation(linelist, 9, "added", wavelength=15040.52, species="CO", loggf=-6.3, elow=0.9, bic_gain=60.0)
+        | {"line_listed": 15040.58},
+        _explanation(linelist, 12, "added", wavelength=15060.0, species="Si I", loggf=-1.0, elow=5.0)
+        | {"line_listed": np.nan},  # a line of no list
+    ])
+    paths = write_repair(tmp_path / "rep", linelist, rows, source_path=source, report={})
+    changes = pd.read_csv(paths["changes"])
+    cols = list(changes.columns)
+    assert cols[cols.index("wavelength") + 1] == "line_listed"
+    assert list(changes["candidate"]) == [1, 9, 9, 12]
+    np.testing.assert_allclose(changes["wavelength"], [linelist["wavelength"].iloc[2], 15040.36, 15040.52, 15060.0])
+    np.testing.assert_allclose(changes["line_listed"], [np.nan, 15040.30, 15040.58, np.nan], equal_nan=True)
+
+    old = write_repair(tmp_path / "old", linelist, rows.drop(columns="line_listed"), source_path=source, report={})
+    assert pd.read_csv(old["changes"])["line_listed"].isna().all()
+
+
 def test_an_added_line_keeps_the_isotopologue_its_log_gf_was_fitted_for(tmp_path, source, linelist):
     """The fit's τ per unit gf has the isotopic fraction folded in (LineModel with a calibration), so a 13C14N
     line added at its fitted log gf must be written as 13C14N: without the isotopes it re-synthesises 1/f(13C)
