@@ -13,6 +13,13 @@ transmission held at the labels of the fit before) through:
 * from that fit's labels, ``PASSES`` times, the theory with the truth's complete list: every removed line added and every perturbed log gf put back,
   broadening fitted: the floor a perfect repair would reach with this emulator and LineModel's opacity;
 * with ``--repair``, that repair's list, the same way;
+* with ``--theory linemodel`` (as ``gapviz repair --theory linemodel``) all the rows above go through LineModel
+  with the mock's theory list in the emulator's place (``gapviz.adapt.theory_fit.LineModelTheory``);
+* on a LineModel mock (the truth's ``physics`` attribute) with the emulator, where the theory is exact and can
+  be re-synthesised, the same stars fitted through LineModel itself instead of the emulator: with the complete
+  list at the observed resolving power (the fitting floor: noise and continuum error only), with the complete
+  list at the theory's, broadening fitted (what the flux-space broadening adds), and with the original list,
+  broadening fitted (beside "plain, broadening fitted": what the emulator's own error adds to the labels);
 
 and prints the median label − truth of each beside the target (|teff| ≤ 50 K, |logg| ≤ 0.1, |[X/Fe]| ≤ 0.05).
 """
@@ -27,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from gapviz.adapt.broadening import fit_broadening
+from gapviz.adapt.theory_fit import THEORIES
 from gapviz.errors import GapvizError
 from gapviz.io.linelist import read_linelist
 from gapviz.mock.truth import read_truth
@@ -42,6 +50,17 @@ TARGET = {"teff": 50.0, "logg": 0.1}
 TARGET_ABUNDANCE = 0.05
 #: Refits with the transmission moved to the last labels (the loop's ``--iterate 3``).
 PASSES = 3
+
+
+def exact_fits(theory, original, full, pop, obs, err, resolution, resolution_observed, calibration) -> dict:
+    """The LineModel mock's decomposition rows (module doc), fitted from the store's labels."""
+    exact = theory.with_line_model(full, pop.wavelength, resolution_observed, calibration)
+    fits = {"exact theory, complete, R_obs": fit_broadening(exact, exact.emulator, pop.wavelength, obs, err,
+                                                            pop.labels, resolution_observed, grid=(0.0,))}
+    for name, lines in (("exact theory, complete", full), ("exact theory, original", original)):
+        exact = theory.with_line_model(lines, pop.wavelength, resolution, calibration)
+        fits[name] = fit_broadening(exact, exact.emulator, pop.wavelength, obs, err, pop.labels, resolution)
+    return fits
 
 
 def complete_list_changes(original: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
@@ -74,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("mock_dir")
     ap.add_argument("--repair", help="a gapviz repair output directory (its linelist.csv) to refit through too")
     ap.add_argument("--stars", type=int, default=STARS)
+    ap.add_argument("--theory", choices=THEORIES, default="emulator",
+                    help="what the labels are refitted through (gapviz repair --theory)")
     args = ap.parse_args(argv)
     try:
         path = existing_store_file(args.store_dir)
@@ -97,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     pop = load_population(data, args.stars)
     obs, err = pop.flux_and_errors()
+    if args.theory == "linemodel":
+        theory = theory.with_line_model(original, pop.wavelength, resolution, cal)
     rows = {s: i for i, s in enumerate(truth.star_id)}
     true = np.column_stack([truth.labels[n][[rows[s] for s in pop.star_id]] for n in theory.label_names])
     fits = {"plain, no broadening": fit_broadening(theory, theory.emulator, pop.wavelength, obs, err, pop.labels,
@@ -108,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(PASSES):  # as the loop: transmission at the last labels, held while they are refitted
             fit = held_refit(theory, original, changes, pop.wavelength, obs, err, fit, resolution, cal)
         fits[name] = fit
+    if args.theory == "emulator" and str(truth.attrs.get("physics", "linemodel")) == "linemodel":
+        fits |= exact_fits(theory, original, full, pop, obs, err, resolution,
+                           float(truth.attrs.get("resolution_observed", resolution)), cal)
     print(f"{pop.labels.shape[0]} stars of {path}; median fitted − true label")
     names = list(theory.label_names)
     print(f"{'':28s}{'FWHM km/s':>10s}" + "".join(f"{n:>9s}" for n in names))

@@ -21,7 +21,34 @@ from gapviz.files import atomic_path
 from gapviz.theory.emulator import Emulator
 
 FORMAT = "gapviz-theory-fit"
+#: What stands for the theory when labels are refitted: the run's emulator of the synthetic grid (any grid, a
+#: black box), or LineModel itself with the theory's list (exact where the grid was made by LineModel).
+THEORIES = ("emulator", "linemodel")
 CHUNK = 256  # stars per forward pass
+
+
+class LineModelTheory(torch.nn.Module):
+    """LineModel of the theory's line list where an emulator would stand (its label names, box and grid): the
+    theory itself, exactly, when the synthetic grid was made by LineModel (``gapviz mock``'s LineModel physics),
+    instead of an emulator of it. Frozen; labels (n, L) physical → flux (n, npix)."""
+
+    def __init__(self, linelist, wavelength: np.ndarray, resolution: float, calibration: str | None, like):
+        from gapviz.theory.linemodel import LineModel
+
+        super().__init__()
+        if np.shape(wavelength)[-1] != like.n_pix:
+            raise GapvizError(f"LineModel theory: {np.shape(wavelength)[-1]} pixels, the emulator has {like.n_pix}")
+        self.model = LineModel(linelist, np.asarray(wavelength, dtype=np.float64), resolution=resolution,
+                               label_names=list(like.label_names), calibration=calibration)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.anchor = torch.nn.Parameter(torch.zeros(1), requires_grad=False)  # where it lives, for the fitter
+        self.label_names, self.n_pix = list(like.label_names), int(like.n_pix)
+        self.register_buffer("label_min", like.label_min.detach().clone().cpu())
+        self.register_buffer("label_max", like.label_max.detach().clone().cpu())
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        return self.model(labels.to(torch.float32))
 
 
 @dataclass
@@ -51,6 +78,13 @@ class TheoryFit:
         out = [self.emulator(torch.as_tensor(labels[s : s + CHUNK], dtype=torch.float32, device=self.device))
                .float().cpu().numpy() for s in range(0, labels.shape[0], CHUNK)]
         return np.concatenate(out) if out else np.empty((0, self.emulator.n_pix), np.float32)
+
+    def with_line_model(self, linelist, wavelength: np.ndarray, resolution: float,
+                        calibration: str | None) -> "TheoryFit":
+        """This fitter with ``LineModelTheory`` (LineModel of ``linelist`` at ``resolution``, ``calibration``)
+        in the emulator's place: the same labels, box and pixel rules."""
+        return TheoryFit(LineModelTheory(linelist, wavelength, resolution, calibration, self.emulator),
+                         self.sigma_floor, self.sigma_max)
 
     def fit_labels(self, flux, flux_err, **kw):
         """Labels of each star by χ² through the theory alone → ``gapviz.adapt.infer.LabelFit``. Pixels whose

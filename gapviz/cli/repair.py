@@ -37,6 +37,10 @@ def add_parser(sub) -> None:
                    help="passes of explain → refit labels through the repaired theory; the pass of least "
                         "population χ² is kept, and the loop stops at the first pass that does not lower it or "
                         "leaves the list unchanged (needs the store's theory.pt)")
+    p.add_argument("--theory", choices=("emulator", "linemodel"), default="emulator",
+                   help="what the labels are refitted through: the store's emulator of the synthetic grid (default; "
+                        "any grid), or LineModel with the theory's list and calibration, exactly, where the grid "
+                        "was made by LineModel (gapviz mock's LineModel physics)")
     p.add_argument("--c12-c13", type=float, default=None, metavar="X",
                    help="the stars' 12C/13C for --verify sme (default: solar, 89)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes for SME verification")
@@ -68,6 +72,7 @@ def _run(args) -> int:
     result = repair(args.store, args.out, linelist=args.linelist, reference_linelist=args.reference_linelist,
                     full_linelist=args.full_linelist, calibration=args.calibration, verify=args.verify,
                     verify_stars=args.verify_stars, stars=args.stars, iterate=args.iterate, c12_c13=args.c12_c13,
+                    theory=args.theory,
                     workers=args.workers, overwrite=args.overwrite)
     print(result.summary())
     return 0

@@ -7,11 +7,15 @@ emulator times the changes' own opacity, from ``LineModel`` (with the store's ca
     T = LM[added lines](labels) × LM[recalibrated, new log gf](labels) / LM[recalibrated, old log gf](labels)
 
 so an added line deepens with its element's abundance and temperature as a line does, and a recalibrated
-line changes by its own strength ratio. The loop (``gapviz.repair.loop``) holds T at each pass's labels while
-it refits them (``RepairedTheory.transmission``, dividing it out of the observed flux): an added line's χ and
-species are the repair's guesses, and letting their temperature dependence pull the labels had moved them by
-up to +260 K in one pass on the SME mock; held, the known lines alone set the labels and the changes only take
-the absorption the theory lacks away. ``held_refit`` is that refit (labels and the stars' broadening,
+line changes by its own strength ratio. Where the theory is LineModel itself (``gapviz repair --theory
+linemodel``), it stands in the emulator's place and T is the same. T = LM[repaired list] / LM[original list]
+instead (the changes saturating together with the lines already in each pixel, as LineModel makes them) was
+tried on the LineModel mock: labels within the target 8 of 11 against 9 of 11 with the product (quick repairs,
+``--verify none --iterate 3``), so the product stays. The loop (``gapviz.repair.loop``) holds T at each pass's
+labels while it refits them (``RepairedTheory.transmission``, dividing it out of the observed flux): an added
+line's χ and species are the repair's guesses, and letting their temperature dependence pull the labels had
+moved them by up to +260 K in one pass on the SME mock; held, the known lines alone set the labels and the
+changes only take the absorption the theory lacks away. ``held_refit`` is that refit (labels and the stars' broadening,
 ``gapviz.adapt.broadening``).
 """
 
