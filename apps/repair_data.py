@@ -135,14 +135,13 @@ class RepairedTheory:
     def __init__(self, repair: RepairData, data: StoreData):
         from gapviz.repair.refit import ChangeTransmission, change_models
 
-        self.npix = data.wavelength.size
         try:  # a set of lines none of which is on the store's pixels changes nothing (None)
             models = change_models(repair.added, repair.recalibrated, data.wavelength, data.label_names,
                                    repair.resolution, None if repair.calibration == "none" else repair.calibration,
                                    off_grid_none=True)
         except GapvizError as exc:
             raise GapvizError(f"{repair.path / LINELIST_FILE}: {exc}") from None
-        self.changes = ChangeTransmission(*models, n_pix=self.npix)
+        self.changes = ChangeTransmission(*models, n_pix=data.wavelength.size)
 
     def transmission(self, labels: np.ndarray) -> np.ndarray:
         """(n, npix) float64 factor on flux_theory for labels (n, nlabel) in the store's label order."""

@@ -29,10 +29,10 @@ from gapviz.repair.explain import CHOICES
 
 EXPLANATION_COLUMNS = ["candidate", "wavelength", "choice", "line_wavelength", "species", "elow_ev", "loggf",
                        "loggf_err", "loggf_before", "line_index"]
-CHANGES_COLUMNS = ["candidate", "choice", "wavelength", "line_listed", "species", "isotopes", "elow_ev", "loggf", "loggf_before",
-                   "loggf_err", "label", "n_stars", "candidate_wavelength", "line_index", "delta_chi2_added",
-                   "delta_chi2_recalibrated", "delta_chi2_damping", "bic_none", "bic_added", "bic_recalibrated",
-                   "bic_damping", "bic_gain", "wing_amplitude", "wing_gamma"]
+CHANGES_COLUMNS = ["candidate", "choice", "wavelength", "line_listed", "species", "isotopes", "elow_ev", "loggf",
+                   "loggf_before", "loggf_err", "label", "n_stars", "candidate_wavelength", "line_index",
+                   "delta_chi2_added", "delta_chi2_recalibrated", "delta_chi2_damping", "bic_none", "bic_added",
+                   "bic_recalibrated", "bic_damping", "bic_gain", "wing_amplitude", "wing_gamma"]
 #: Two lines of the same species closer than this (Å, vacuum) are the same line.
 SAME_LINE_TOL = 2e-3
 #: Two *added* lines (of any species) closer than this many resolution elements (λ/R) explain one feature

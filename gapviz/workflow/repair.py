@@ -9,11 +9,11 @@ new labels, ``iterate`` passes at most (``gapviz.repair.loop``); the report give
 the plain theory and after the loop. The refits go through the store's emulator of the synthetic grid
 (``theory="emulator"``, any grid) or, where that grid was made by LineModel with the theory's list, through
 LineModel itself (``theory="linemodel"``: no emulator error; on the LineModel mock the emulator alone moves the
-complete list's labels by −48 K and −0.33 dex in logg, ``benchmarks/repair_label_floor.py``). It writes the repaired list and its evidence (``gapviz.repair.outputs``)
-and checks how much of the gap the repaired list closes by re-synthesising a sample of stars, at the store's
-labels, with the original and the repaired list (``gapviz.repair.verify``; ``verify="sme"`` with SME). With
-``full`` (on a mock: the complete list the stars were made with) the floor is synthesised too and the share
-of the gap closed reported.
+complete list's labels by −48 K and −0.33 dex in logg, ``benchmarks/repair_label_floor.py``). It writes the
+repaired list and its evidence (``gapviz.repair.outputs``) and checks how much of the gap the repaired list
+closes by re-synthesising a sample of stars, at the store's labels, with the original and the repaired list
+(``gapviz.repair.verify``; ``verify="sme"`` with SME). With ``full`` (on a mock: the complete list the stars
+were made with) the floor is synthesised too and the share of the gap closed reported.
 """
 
 from __future__ import annotations
