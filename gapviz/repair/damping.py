@@ -33,7 +33,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from gapviz.instrument import resolution_element
-from gapviz.repair.fits import Fit, chi2, saturated
+from gapviz.repair.fits import Fit, chi2
 from gapviz.repair.population import Lines, Population
 from gapviz.repair.recalibrate import MIN_NULL_LINES, Z_CHANGE
 from gapviz.stats import robust_sigma
@@ -96,7 +96,7 @@ def wing_outliers(pop: Population, lines: Lines, resolution: float) -> set[int]:
     out from the other strong lines' (module docstring); empty when fewer than MIN_NULL_LINES can be compared."""
     if not len(lines.table):
         return set()
-    depth = 1.0 - np.exp(-saturated(np.median(lines.tau, axis=0), lines.log_k))
+    depth = lines.depth(np.median(lines.tau, axis=0))
     index, amp = [], []
     for k in np.flatnonzero(depth > WING_MIN_DEPTH):
         centre = float(lines.table["wavelength"].iloc[k])

@@ -7,7 +7,8 @@ candidate:
 
 * **none**: model = flux_theory (0 parameters);
 * **added** (log gf and a shift |Δλ| ≤ ``MAX_SHIFT_ELEMENTS`` λ/R): model = flux_theory ×
-  exp(−saturated(10^loggf t_s(labels) g(λ; λ0 + Δλ, σ))), with t_s the weak-line peak optical depth per unit gf
+  absorbed(10^loggf t_s(labels) g(λ; λ0 + Δλ, σ)) (``fits.absorbed``: the LineModel's curve of growth and depth
+  ceiling; with ``joint``, saturating with the theory's own absorption), with t_s the weak-line peak optical depth per unit gf
   of a line of species s and lower-level energy χ at each star's labels (``LineModel.log_tau_linear`` of a
   one-line table at log gf 0, with the store's calibration) and g the LineModel's unit-peak Gaussian
   (instrument + Doppler σ). Hypotheses: the candidate's attributed species and χ at the candidate's
@@ -18,11 +19,12 @@ candidate:
   not beaten by a guessed one only because the theory's or the labels' temperature dependence is off); and
   **blends**: the 2 and the 3 strongest of those reference lines together, their listed log gf ratios and
   separations kept, one common log gf change, shift and Δχ (4 parameters): each line is written (rows of
-  the same candidate). Measured on both mocks (README): the CO band head's candidates are blends of two or
+  the same candidate). A reference line's change is at most ``fits.DELTA_RANGE``'s top, as a known line's: a
+  feature that needs more is another line. Measured on both mocks (README): the CO band head's candidates are blends of two or
   three missing lines, which one line at a guessed χ had fitted best (log gf 2–3.5 dex off). The least BIC
   wins.
 * **recalibrated** (1 parameter Δ = log gf change, ``fits.DELTA_RANGE``): for each of the ``N_KNOWN`` strongest
-  theory lines within one resolution element, model = flux_theory × exp(−(10^Δ − 1) τ_known(labels) g), with
+  theory lines within one resolution element, model = flux_theory × absorbed(10^Δ τ_known g) / absorbed(τ_known g), with
   τ_known the line's weak-line peak optical depth at its listed log gf. Both signs: an emission-like residual
   at a known line is a line the theory makes too strong. Only lines whose log gf the line pass found wrong
   against the other lines (``recalibrate``: |z| > Z_CHANGE) may be recalibrated: an emission feature at a
@@ -65,7 +67,7 @@ from gapviz.repair.damping import (
     strong_lines_near,
     wing_outliers,
 )
-from gapviz.repair.fits import Fit, bic, bic_params, chi2, fit_added, fit_recalibrated, saturated
+from gapviz.repair.fits import DELTA_RANGE, Fit, bic, bic_params, chi2, fit_added, fit_recalibrated
 from gapviz.repair.population import (
     Lines,
     Population,
@@ -120,7 +122,7 @@ Best = tuple[Fit, dict, float]  # a fit, the row fields it fills, its BIC
 
 
 def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: float, n_points: int,
-                null: Null, detrend: bool, thetas: np.ndarray | None = None) -> Best | None:
+                null: Null, detrend: bool, thetas: np.ndarray | None = None, joint: bool = False) -> Best | None:
     """The added line (or blend) of least BIC for candidate ``i``: its attributed line, the strongest reference
     lines one by one and, where two or more are near, those reference lines together (``fits.fit_added``'s blend:
     their listed log gf ratios and separations kept, one factor; a blend's other lines are in the fields'
@@ -143,7 +145,8 @@ def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: f
         # a blend's lines; a reference line's temperature dependence is a nuisance, an attributed line's χ costs
         # ATTRIBUTED_EXTRA
         fit = fit_added(*data, hyp.tau[stars][:, members], lines["wavelength"].to_numpy(float), hyp.sigma[members],
-                        max_shift, hyp.log_k, None if guessed else thetas)
+                        max_shift, hyp.log_k, None if guessed else thetas, joint=joint, depth_max=hyp.depth_max,
+                        max_value=None if guessed else DELTA_RANGE[1])
         k = N_PARAM["added"] + (ATTRIBUTED_EXTRA if guessed else (thetas is not None) + (len(members) > 1))
         score = bic(fit.chi2, k, n_points)
         if not np.isfinite(fit.value) or (best is not None and score >= best[2]):
@@ -151,7 +154,7 @@ def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: f
         rows = []
         for j, (_, line) in enumerate(lines.iterrows()):
             loggf = float(line["loggf"]) + fit.value
-            depth = 1.0 - np.exp(-saturated(np.median(hyp.tau[stars, members[j]]) * 10.0**fit.value, hyp.log_k))
+            depth = float(hyp.depth(np.median(hyp.tau[stars, members[j]]) * 10.0**fit.value))
             trend = float(null.trend_at([line["species"]], [line["elow_ev"]], [depth])[0]) if detrend else 0.0
             rows.append({"line_wavelength": float(line["wavelength"]) + fit.shift, "species": str(line["species"]),
                          "line_listed": np.nan if guessed else float(line["wavelength"]),  # its identity
@@ -183,7 +186,7 @@ def _best_recalibrated(known: Lines, i: int, stars: np.ndarray, data: tuple, n_p
         if index not in wrong.index:
             continue
         fit = fit_recalibrated(*data, known.tau[stars, k], float(line["wavelength"]), float(known.sigma[k]),
-                               known.log_k)
+                               known.log_k, known.depth_max)
         if np.isfinite(fit.value) and (best is None or fit.chi2 < best[0].chi2):
             best = (fit, {"line_wavelength": float(line["wavelength"]), "species": str(line["species"]),
                           "elow_ev": float(line["elow_ev"]),
@@ -201,7 +204,7 @@ def _thetas(pop: Population, stars: np.ndarray) -> np.ndarray | None:
 
 
 def _narrow_fits(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines, wings: tuple[Lines, set],
-                 resolution: float, offsets: pd.DataFrame, null: Null, detrend: bool) -> dict:
+                 resolution: float, offsets: pd.DataFrame, null: Null, detrend: bool, joint: bool = False) -> dict:
     """Candidate ``i``'s alternatives in its own window (none, recalibrated, added) and its best wing fit:
     {"row", "fits", "none", "n_points", "damped" (or None), "wavelength"}; the choice is made by ``_decide``."""
     row = _empty_row(c, int(c["rank"]) if "rank" in c else i + 1)
@@ -219,7 +222,7 @@ def _narrow_fits(c: pd.Series, i: int, pop: Population, hyp: Lines, known: Lines
     out["fits"] = {"none": (Fit(none), {}, none),
                    "recalibrated": _best_recalibrated(known, i, stars, data, n_points, offsets, detrend),
                    "added": _best_added(hyp, i, stars, data, max_shift, n_points, null, detrend,
-                                        _thetas(pop, stars))}
+                                        _thetas(pop, stars), joint)}
     out.update(none=none, n_points=n_points)
     row["n_stars"] = int(np.count_nonzero(stars))
     wing_lines, allowed = wings
@@ -324,9 +327,11 @@ def _with_blends(rows: list[dict]) -> list[dict]:
 
 def explain_population(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFrame, *,
                        reference: pd.DataFrame | None, calibration: str | None, resolution: float,
-                       detrend: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, Null]:
+                       detrend: bool = True, joint: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, Null]:
     """(table, line offsets, null) for ``candidates`` (rank order) over ``pop``: see ``explain_candidates``.
-    ``detrend=False``: log gf as fitted at these labels (the χ² optimum), without the null's trend taken off."""
+    ``detrend=False``: log gf as fitted at these labels (the χ² optimum), without the null's trend taken off.
+    ``joint``: added lines saturate together with the theory's own absorption at each pixel (``fits.fit_added``),
+    as LineModel's do: for a theory that is LineModel itself."""
     cand_wl = candidates["wavelength"].to_numpy(np.float64) if len(candidates) else np.zeros(0)
     offsets, null = empirical_null(line_offsets(pop, linelist, resolution, calibration, cand_wl, MATCH_ELEMENTS))
     rows = []
@@ -338,7 +343,7 @@ def explain_population(pop: Population, candidates: pd.DataFrame, linelist: pd.D
                             resolution, calibration)
         wings = (Lines.build(known_lines(candidates, linelist, resolution, WING_ELEMENTS), pop, resolution,
                              calibration), wing_outliers(pop, whole, resolution))
-        prepared = [_narrow_fits(c, i, pop, hyp, known, wings, resolution, offsets, null, detrend)
+        prepared = [_narrow_fits(c, i, pop, hyp, known, wings, resolution, offsets, null, detrend, joint)
                     for i, c in candidates.iterrows()]
         rows = _with_blends([_decide(p, _others_in_wings(prepared, i, pop.wavelength), wings[0], pop)
                              for i, p in enumerate(prepared)])

@@ -2,7 +2,9 @@
 
 Data of a window: ``obs``, ``weight`` (1/flux_err², 0 where unusable), ``theory``: (stars, pixels) on pixels
 ``x`` (Å). Lines are the LineModel's: a Gaussian of σ (instrument + Doppler) whose weak-line peak optical depth
-per star is given, saturated by the LineModel's curve of growth (``saturated``). Fits start from a linearised
+per star is given, saturated by the LineModel's curve of growth (``saturated``) and, where the store's
+calibration has one, held above its depth ceiling D (a line alone: ``absorbed``; the calibrated LineModel's
+lines are made so, and an added line fitted without D came out too weak: SME mock, README). Fits start from a linearised
 amplitude (and, for an added line, a grid of shifts) and finish with ``scipy.optimize.least_squares``; the
 statistical 1σ error comes from the curvature (JᵀJ)⁻¹, scaled by √max(1, χ²ν).
 """
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 from scipy.optimize import least_squares
 
-from gapviz.theory.profiles import saturate
+from gapviz.theory.profiles import flux_of, saturate, tau_of
 
 #: Shifts of the starting grid of an added line.
 N_SHIFT = 11
@@ -45,6 +47,19 @@ def saturated(tau_linear: np.ndarray, log_k: float) -> np.ndarray:
         return saturate(torch.as_tensor(np.asarray(tau_linear, dtype=np.float64)), log_k).numpy()
 
 
+def absorbed(tau_linear: np.ndarray, log_k: float, depth_max: float | None = None) -> np.ndarray:
+    """Flux of a pixel whose lines' summed weak-line optical depth is ``tau_linear`` (``profiles.flux_of``)."""
+    with torch.no_grad():
+        return flux_of(torch.as_tensor(np.asarray(tau_linear, dtype=np.float64)), log_k, depth_max).numpy()
+
+
+def beneath(theory: np.ndarray, log_k: float, depth_max: float | None = None) -> np.ndarray:
+    """The summed weak-line optical depth already at each pixel of ``theory`` (flux, any shape; 0 where it is
+    ≥ 1; ``profiles.tau_of``): what a line added there saturates together with, as LineModel's lines do."""
+    with torch.no_grad():
+        return tau_of(torch.as_tensor(np.asarray(theory, dtype=np.float64)), log_k, depth_max).numpy()
+
+
 def chi2(obs: np.ndarray, weight: np.ndarray, model: np.ndarray) -> float:
     """Σ weight (obs − model)² (weight = 1/flux_err², 0 where unusable)."""
     return float(np.sum(weight * (obs - model) ** 2))
@@ -64,10 +79,21 @@ def _error(jac: np.ndarray, chi2_value: float, n_points: int, k: int) -> np.ndar
     return np.sqrt(np.clip(np.diag(cov), 0.0, None) * scale)
 
 
-def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k, theta=None) -> Fit:
+def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k, theta=None, *,
+              joint: bool = False, depth_max: float | None = None, max_value: float | None = None) -> Fit:
     """Best log gf and shift of a line with per-star weak-line τ per unit gf ``tau_unit`` (S,) at ``centre`` ±
-    max_shift; model = theory × exp(−saturated(gf τ_unit g)). obs, weight, theory: (S, P) on pixels x (P,).
+    max_shift; model = theory × absorbed(gf τ_unit g) (the line alone: exp(−saturated(·)), or with LineModel's
+    depth ceiling ``depth_max`` where its calibration has one). obs, weight, theory: (S, P) on pixels x (P,).
     Fit.value = log gf, Fit.shift = Δλ (Å). Start: a grid of shifts with the linearised weak-line amplitude.
+
+    ``joint``: the line saturates together with the absorption τ0 the theory already has at each pixel, as the
+    lines of one pixel do in LineModel: model = theory × absorbed(τ0 + gf τ_unit g) / absorbed(τ0), τ0 =
+    ``beneath(theory)``. Right where the theory is
+    LineModel itself (``gapviz repair --theory linemodel``); alone (the default), a line added in a blend would
+    take as much light as if it were isolated.
+
+    ``max_value``: an upper bound on Fit.value (a listed line's log gf change: ``DELTA_RANGE``'s, for a line of a
+    reference list, whose log gf is known to within that).
 
     A blend: ``tau_unit`` (S, K), ``centre`` and ``sigma`` (K,): the K lines keep their τ ratios and separations
     and are scaled and shifted together (τ summed per pixel before saturating, as LineModel does); Fit.value is
@@ -89,8 +115,16 @@ def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k,
     sw = np.sqrt(weight)
     resid = obs - theory
     base = chi2(obs, weight, theory)
+    if joint:
+        tau0 = beneath(theory, log_k, depth_max)
+        flux0 = np.maximum(absorbed(tau0, log_k, depth_max), 1e-6)
+        transmission = lambda tau: absorbed(tau0 + tau, log_k, depth_max) / flux0
+        slope = (1.0 - transmission(1e-4)) / 1e-4  # −d T / dτ at τ0: the weak line's share of the light there
+    else:
+        transmission = lambda tau: absorbed(tau, log_k, depth_max)
+        slope = 1.0
     shifts = np.linspace(-max_shift, max_shift, N_SHIFT)
-    unit = np.stack([theory * profile(d) for d in shifts])  # (J, S, P): −d model / d(gf), weak line
+    unit = np.stack([theory * slope * profile(d) for d in shifts])  # (J, S, P): −d model / d(gf), weak line
     num = np.einsum("sp,jsp->j", weight * -resid, unit)
     den = np.einsum("sp,jsp->j", weight, unit**2)
     amp = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
@@ -100,15 +134,18 @@ def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k,
         return Fit(base)
     dtheta = None if theta is None else np.asarray(theta, dtype=np.float64) - float(np.median(theta))
     start = np.array([math.log10(amp[best]), shifts[best]] + ([] if dtheta is None else [0.0]))
+    top = start[0] + 5.0
+    if max_value is not None:
+        start[0], top = min(start[0], max_value), max_value
 
     def residual(p):
         tau = 10.0 ** p[0] * profile(p[1])
         if dtheta is not None:
             tau = tau * 10.0 ** (-p[2] * dtheta)[:, None]
-        return (sw * (obs - theory * np.exp(-saturated(tau, log_k)))).ravel()
+        return (sw * (obs - theory * transmission(tau))).ravel()
 
     width = float(np.min(sigma))
-    lo, hi = [start[0] - 3.0, -max_shift], [start[0] + 5.0, max_shift]
+    lo, hi = [start[0] - 3.0, -max_shift], [top, max_shift]
     scale = [0.1, width]
     if dtheta is not None:
         lo, hi, scale = lo + [-MAX_CHI_NUISANCE], hi + [MAX_CHI_NUISANCE], scale + [0.2]
@@ -121,9 +158,11 @@ def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k,
                0.0 if dtheta is None else float(res.x[2]))
 
 
-def fit_recalibrated(obs, weight, theory, x, tau_known, line_wavelength, sigma, log_k) -> Fit:
+def fit_recalibrated(obs, weight, theory, x, tau_known, line_wavelength, sigma, log_k,
+                     depth_max: float | None = None) -> Fit:
     """Best log gf change Δ of a known line with per-star weak-line τ ``tau_known`` (S,) at ``line_wavelength``:
-    model = theory × exp(−(saturated(10^Δ τ g) − saturated(τ g))). Start: the linearised weak-line change."""
+    model = theory × absorbed(10^Δ τ g) / absorbed(τ g) (``absorbed``: the line alone, with LineModel's depth
+    ceiling ``depth_max`` where there is one). Start: the linearised weak-line change."""
     sw = np.sqrt(weight)
     resid = obs - theory
     shape = tau_known[:, None] * _gauss(x, line_wavelength, sigma)[None, :]  # (S, P)
@@ -134,10 +173,10 @@ def fit_recalibrated(obs, weight, theory, x, tau_known, line_wavelength, sigma, 
     amp = float(np.sum(weight * -resid * unit)) / den  # 10^Δ − 1, linearised
     lo, hi = DELTA_RANGE
     start = float(np.clip(math.log10(max(1.0 + amp, 10.0**lo)), lo + 1e-6, hi - 1e-6))
-    now = saturated(shape, log_k)
+    now = absorbed(shape, log_k, depth_max)
 
     def residual(p):
-        return (sw * (obs - theory * np.exp(-(saturated(10.0 ** p[0] * shape, log_k) - now)))).ravel()
+        return (sw * (obs - theory * absorbed(10.0 ** p[0] * shape, log_k, depth_max) / now)).ravel()
 
     res = least_squares(residual, [start], bounds=([lo], [hi]), x_scale=[0.1], diff_step=1e-4, method="trf")
     value = float(np.sum(res.fun**2))

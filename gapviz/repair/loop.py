@@ -56,11 +56,12 @@ def stopped_changing(before: dict, after: dict, tol: float = LOOP_TOL_DEX) -> bo
 
 def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFrame, *, theory_fit,
                 reference: pd.DataFrame | None, calibration: str | None, resolution: float,
-                iterations: int) -> dict:
+                iterations: int, joint: bool = False) -> dict:
     """The kept pass: {"table", "offsets", "null", "labels" (S, L) its refit, "chi2", "pass", "broadening" its
     ``Broadening``, "history": [every pass], "chi2_original": the population's χ² with the original list, labels
     and broadening refitted the same way, "plain": that fit's ``Broadening``} (module doc). A kept pass whose χ²
-    is not below ``chi2_original`` is still returned; the caller says so."""
+    is not below ``chi2_original`` is still returned; the caller says so. ``joint``: added lines saturate with the
+    theory's own absorption, in their fits and in the refit (``explain_population``, ``held_refit``)."""
     if iterations < 1:
         raise GapvizError(f"--iterate must be at least 1, got {iterations}")
     if list(theory_fit.label_names) != list(pop.label_names):
@@ -76,7 +77,8 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
         labels = broad.labels
         current = pop.at_labels(labels, broadened_flux(theory_fit, pop.wavelength, broad.fwhm_kms, labels))
         table, offsets, null = explain_population(current, candidates, linelist, reference=reference,
-                                                  calibration=calibration, resolution=broad.resolution_observed)
+                                                  calibration=calibration, resolution=broad.resolution_observed,
+                                                  joint=joint)
         signature = _signature(table)
         same = previous is not None and stopped_changing(previous, signature)
         repaired = repaired_linelist(linelist, table, broad.resolution_observed)
@@ -84,7 +86,7 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
         # move the labels, the changes (whose χ and species are guesses) only take their absorption away; the
         # missing lines had widened the plain theory's broadening, so it is refitted around its last value
         broad = held_refit(theory_fit, linelist, repaired, pop.wavelength, obs, err, broad, resolution, calibration,
-                           grid=around(broad.fwhm_kms))
+                           grid=around(broad.fwhm_kms), joint=joint)
         new, chi2 = broad.labels, float(np.nansum(broad.chi2))
         counts = table["choice"].value_counts().to_dict()
         history.append({"pass": k, "added": int(counts.get("added", 0)),

@@ -90,16 +90,16 @@ def window(wavelength: np.ndarray, centre: float, resolution: float) -> slice:
 
 
 def weak_line_tau(lines: pd.DataFrame, pop: Population, resolution: float,
-                  calibration: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, float]:
+                  calibration: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, float, float | None]:
     """(kept lines, τ (S, H) weak-line peak optical depth at each star's labels and the line's log gf, σ (H,) Å,
-    log k of the LineModel's saturation).
+    log k of the LineModel's saturation, its depth ceiling D (None without a calibration)).
 
     Lines that fall off the grid are dropped (the returned table is the kept rows, in order).
     """
     from gapviz.theory.linemodel import LineModel
 
     if lines.empty:
-        return lines, np.zeros((pop.labels.shape[0], 0)), np.zeros(0), 0.0
+        return lines, np.zeros((pop.labels.shape[0], 0)), np.zeros(0), 0.0, None
     table = lines.reset_index(drop=True).assign(_row=np.arange(len(lines)))
     model = LineModel(table, pop.wavelength, resolution=resolution, label_names=pop.label_names, min_depth=0.0,
                       calibration=calibration)
@@ -107,21 +107,30 @@ def weak_line_tau(lines: pd.DataFrame, pop: Population, resolution: float,
         log_tau = model.log_tau_linear(torch.as_tensor(pop.labels, dtype=torch.float32)).numpy()
     kept = model.linelist
     return (kept, np.power(10.0, log_tau.astype(np.float64)), np.asarray(model.line_sigma, dtype=np.float64),
-            model.log_k)
+            model.log_k, model.depth_max)
 
 
 @dataclass(frozen=True)
 class Lines:
-    """Lines to try, each for one candidate: table (rows; ``cand``), τ (S, H) at each line's log gf, σ (H,) Å."""
+    """Lines to try, each for one candidate: table (rows; ``cand``), τ (S, H) at each line's log gf, σ (H,) Å,
+    the LineModel's saturation log k and depth ceiling D (None: none)."""
 
     table: pd.DataFrame
     tau: np.ndarray
     sigma: np.ndarray
     log_k: float
+    depth_max: float | None = None
 
     @classmethod
     def build(cls, lines: pd.DataFrame, pop: Population, resolution: float, calibration: str | None) -> Lines:
         return cls(*weak_line_tau(lines, pop, resolution, calibration))
+
+    def depth(self, tau: np.ndarray) -> np.ndarray:
+        """Central depth of a line alone whose weak-line peak optical depth is ``tau`` (any shape): the LineModel's
+        curve of growth and depth ceiling (``fits.absorbed``)."""
+        from gapviz.repair.fits import absorbed
+
+        return 1.0 - absorbed(tau, self.log_k, self.depth_max)
 
     def column(self, name: str, dtype) -> np.ndarray:
         return self.table[name].to_numpy(dtype) if len(self.table) else np.zeros(0, dtype)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from gapviz.io.linelist import parse_species
-from gapviz.repair.fits import chi2, fit_recalibrated, saturated
+from gapviz.repair.fits import chi2, fit_recalibrated
 from gapviz.repair.population import Lines, Population, window
 from gapviz.stats import robust_sigma
 
@@ -57,7 +57,7 @@ def line_offsets(pop: Population, linelist: pd.DataFrame, resolution: float, cal
     lines = Lines.build(table, pop, resolution, calibration)
     if not len(lines.table):
         return pd.DataFrame(columns=list(OFFSET_COLUMNS))
-    depth = 1.0 - np.exp(-saturated(np.median(lines.tau, axis=0), lines.log_k))
+    depth = lines.depth(np.median(lines.tau, axis=0))
     cands = np.sort(np.asarray(candidate_wavelengths, dtype=np.float64))
     rows = []
     for h in np.flatnonzero(depth > TEST_DEPTH):
@@ -70,7 +70,7 @@ def line_offsets(pop: Population, linelist: pd.DataFrame, resolution: float, cal
         if n_points == 0:
             continue
         fit = fit_recalibrated(obs, weight, theory, pop.wavelength[sl], lines.tau[stars, h], w,
-                               float(lines.sigma[h]), lines.log_k)
+                               float(lines.sigma[h]), lines.log_k, lines.depth_max)
         near = bool(cands.size and np.min(np.abs(cands - w)) <= near_elements * w / resolution)
         rows.append({"line_index": int(line["line_index"]), "wavelength": w, "species": str(line["species"]),
                      "elow_ev": float(line["elow_ev"]), "loggf": float(line["loggf"]), "depth": float(depth[h]),

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from gapviz.adapt.broadening import Broadening, fit_broadening
+from gapviz.adapt.broadening import Broadening, broadened_flux, fit_broadening
 from gapviz.errors import GapvizError
 
 
@@ -34,44 +34,58 @@ class ChangeTransmission(nn.Module):
     """T alone (see the module docstring): the changed lines' LineModels ``added``, ``new`` (recalibrated, new
     log gf) and ``old`` (recalibrated, old log gf; each None when there are none) on a grid of ``n_pix`` pixels.
     ``RepairedTheory`` is this times an emulator; the explorer (``apps.repair_data``) uses it alone, on the
-    store's theory flux (``transmission_numpy``)."""
+    store's theory flux (``transmission_numpy``). ``joint``: the added lines saturate together with the
+    absorption already in the theory's flux (``LineModel.tau_of`` of it), as LineModel's lines of one pixel do:
+    LM[added | τ0] = flux_of(τ0 + τ_added) / flux_of(τ0); for a theory that is LineModel itself."""
 
-    def __init__(self, added: nn.Module | None, new: nn.Module | None, old: nn.Module | None, n_pix: int):
+    def __init__(self, added: nn.Module | None, new: nn.Module | None, old: nn.Module | None, n_pix: int,
+                 joint: bool = False):
         super().__init__()
         self.added, self.new, self.old = added, new, old
-        self.n_pix = n_pix
+        self.n_pix, self.joint = n_pix, joint
 
-    def transmission(self, labels: torch.Tensor) -> torch.Tensor:
-        """(n, npix) the changes' factor on the emulator's flux at ``labels``."""
+    def transmission(self, labels: torch.Tensor, flux: torch.Tensor | None = None) -> torch.Tensor:
+        """(n, npix) the changes' factor on the theory's ``flux`` at ``labels`` (``flux`` is needed with ``joint``
+        only: the absorption the added lines saturate with)."""
         x = labels.to(torch.float32)
         factor = torch.ones((x.shape[0], self.n_pix), dtype=torch.float32, device=x.device)
-        if self.added is not None:
+        if self.added is not None and self.joint:
+            if flux is None:
+                raise GapvizError("the changes' joint transmission needs the theory's flux they sit in")
+            tau0 = self.added.tau_of(flux.detach()).to(x.device)
+            factor = factor * self.added.flux_of(tau0 + self.added.pixel_tau_linear(x)) \
+                / self.added.flux_of(tau0).clamp_min(1e-6)
+        elif self.added is not None:
             factor = factor * self.added(x)
         if self.new is not None:
             factor = factor * self.new(x) / self.old(x).clamp_min(1e-6)
         return factor
 
-    def transmission_numpy(self, labels: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """``transmission`` for labels (n, nlabel) or one (nlabel,) vector as numpy: (n, npix) float64; no
-        autograd, ``batch_size`` stars at a time."""
+    def transmission_numpy(self, labels: np.ndarray, flux: np.ndarray | None = None,
+                           batch_size: int = 1000) -> np.ndarray:
+        """``transmission`` for labels (n, nlabel) or one (nlabel,) vector (and the theory's ``flux``, (n, npix),
+        for ``joint``) as numpy: (n, npix) float64; no autograd, ``batch_size`` stars at a time."""
         x = torch.as_tensor(np.atleast_2d(np.asarray(labels, dtype=np.float64)), dtype=torch.float32)
+        f = None if flux is None else torch.as_tensor(np.atleast_2d(np.asarray(flux, dtype=np.float64)))
         with torch.no_grad():
-            out = [self.transmission(x[i:i + batch_size]).double().numpy() for i in range(0, x.shape[0], batch_size)]
+            out = [self.transmission(x[i:i + batch_size], None if f is None else f[i:i + batch_size])
+                   .double().numpy() for i in range(0, x.shape[0], batch_size)]
         return np.concatenate(out) if out else np.ones((0, self.n_pix), dtype=np.float64)
 
 
 class RepairedTheory(ChangeTransmission):
     """The emulator times the changed lines' LineModel transmission (see the module docstring)."""
 
-    def __init__(self, emulator, added: nn.Module | None, new: nn.Module | None, old: nn.Module | None):
-        super().__init__(added, new, old, emulator.n_pix)
+    def __init__(self, emulator, added: nn.Module | None, new: nn.Module | None, old: nn.Module | None,
+                 joint: bool = False):
+        super().__init__(added, new, old, emulator.n_pix, joint)
         self.emulator = emulator
         self.label_names = list(emulator.label_names)
         self.label_min, self.label_max = emulator.label_min, emulator.label_max
 
     def forward(self, labels: torch.Tensor) -> torch.Tensor:
         flux = self.emulator(labels)
-        return flux * self.transmission(labels).to(flux.dtype)
+        return flux * self.transmission(labels, flux).to(flux.dtype)
 
 
 def _line_model(lines: pd.DataFrame, wavelength, names, resolution, calibration, off_grid_none: bool = False):
@@ -104,24 +118,26 @@ def change_models(added: pd.DataFrame, recalibrated: pd.DataFrame, wavelength, n
 
 
 def repaired_theory(theory_fit, linelist: pd.DataFrame, repaired: pd.DataFrame, wavelength: np.ndarray,
-                    resolution: float, calibration: str | None) -> RepairedTheory:
+                    resolution: float, calibration: str | None, joint: bool = False) -> RepairedTheory:
     """The repaired theory for ``theory_fit``'s emulator from the original and the repaired list
-    (``gapviz.repair.changes.repaired_linelist``: column ``change``)."""
+    (``gapviz.repair.changes.repaired_linelist``: column ``change``; ``joint``: ``ChangeTransmission``'s)."""
     change = repaired["change"].astype(str)
     return RepairedTheory(theory_fit.emulator, *change_models(
         repaired.loc[change == "added"], repaired.loc[change == "recalibrated"], wavelength,
-        theory_fit.label_names, resolution, calibration))
+        theory_fit.label_names, resolution, calibration), joint=joint)
 
 
 def held_refit(theory_fit, linelist: pd.DataFrame, repaired: pd.DataFrame, wavelength: np.ndarray,
                flux: np.ndarray, flux_err: np.ndarray, start: Broadening, resolution: float,
-               calibration: str | None, grid: tuple[float, ...] | None = None) -> Broadening:
+               calibration: str | None, grid: tuple[float, ...] | None = None, joint: bool = False) -> Broadening:
     """Labels and broadening of the stars refitted, warm from ``start`` (a ``Broadening``: labels and the
     stars' resolving power), through the plain theory with the changes' transmission at ``start.labels``
-    held (divided out of ``flux`` and ``flux_err``); ``grid``: the FWHM tried (default ``fit_broadening``'s)."""
-    changes = repaired_theory(theory_fit, linelist, repaired, wavelength, start.resolution_observed, calibration)
-    with torch.no_grad():
-        factor = changes.transmission(torch.as_tensor(start.labels, dtype=torch.float32)).double().numpy()
+    held (divided out of ``flux`` and ``flux_err``); ``grid``: the FWHM tried (default ``fit_broadening``'s);
+    ``joint``: the added lines saturate with the broadened theory's absorption (``ChangeTransmission``)."""
+    changes = repaired_theory(theory_fit, linelist, repaired, wavelength, start.resolution_observed, calibration,
+                              joint)
+    seen = broadened_flux(theory_fit, wavelength, start.fwhm_kms, start.labels) if joint else None
+    factor = changes.transmission_numpy(start.labels, seen)
     kw = {} if grid is None else {"grid": grid}
     return fit_broadening(theory_fit, theory_fit.emulator, wavelength, flux / factor, flux_err / factor,
                           start.labels, resolution, **kw)

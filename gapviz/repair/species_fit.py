@@ -72,7 +72,7 @@ def species_fits(pop: Population, centre: float, species: Sequence[str], *, reso
     for s in dict.fromkeys(names):
         idx = np.flatnonzero(names == s)
         fits = {int(h): fit_added(obs, weight, theory, x, tau[:, h], float(centre), float(hyp.sigma[h]), max_shift,
-                                  hyp.log_k) for h in idx}
+                                  hyp.log_k, depth_max=hyp.depth_max) for h in idx}
         h = min(fits, key=lambda k: fits[k].chi2)
         fit = fits[h]
         rows.append({"species": s, "elow_ev": float(hyp.table["elow_ev"].iloc[h]), "loggf": fit.value,

@@ -84,8 +84,9 @@ from gapviz.theory.profiles import (
     C_KMS,
     binned_profile_matrix,
     doppler_b,
-    saturate,
+    flux_of,
     saturation_factor,
+    tau_of,
 )
 
 LN10 = math.log(10.0)
@@ -323,14 +324,30 @@ class LineModel(nn.Module):
 
     def forward(self, labels: torch.Tensor) -> torch.Tensor:
         """Flux (n, npix) in (0, 1] for labels (n, nlabel); differentiable in the labels."""
+        return self.flux_of(self.pixel_tau_linear(labels))
+
+    def pixel_tau_linear(self, labels: torch.Tensor) -> torch.Tensor:
+        """(n, npix) the lines' summed weak-line optical depth at each pixel, before saturation."""
         labels = self._as_tensor(labels)
         theta = 5040.0 / self._column(labels, "teff")
         dens = torch.index_select(self.group_log_density(labels), 1, self._col_group)
         strength = torch.exp(LN10 * (dens - theta[:, None] * self._col_chi + self._col_scale))  # (n, ncolumn)
-        tau_linear = torch.sparse.mm(self._profiles, strength.T).T  # (n, npix)
-        if self.calibration is not None:  # a line core cannot go darker than 1 − D (its source function)
-            return 1.0 + self._depth_max * torch.expm1(-saturate(tau_linear, self._log_k) / self._depth_max)
-        return torch.exp(-saturate(tau_linear, self._log_k))
+        return torch.sparse.mm(self._profiles, strength.T).T
+
+    def flux_of(self, tau_linear: torch.Tensor) -> torch.Tensor:
+        """Flux of pixels whose summed weak-line optical depth is ``tau_linear`` (``profiles.flux_of``: the curve
+        of growth, then the calibration's depth ceiling D where there is one)."""
+        return flux_of(tau_linear, self._log_k, self.depth_max)
+
+    def tau_of(self, flux: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``flux_of`` in the model's dtype (``profiles.tau_of``): the summed weak-line optical
+        depth that makes ``flux`` (another theory's flux; 0 where flux ≥ 1)."""
+        return tau_of(flux, self._log_k, self.depth_max).to(self.dtype)
+
+    @property
+    def depth_max(self) -> float | None:
+        """The calibration's depth ceiling D (None without a calibration: a core can reach zero flux)."""
+        return float(self._depth_max) if self.calibration is not None else None
 
     # --- numpy conveniences --------------------------------------------------------------------------------
     def spectra(self, labels: np.ndarray, batch_size: int = 1000) -> np.ndarray:

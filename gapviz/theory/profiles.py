@@ -69,6 +69,49 @@ def saturate(tau_linear: torch.Tensor, log_k: float) -> torch.Tensor:
     return tau_linear * saturation_factor(tau_linear * 10.0**log_k)
 
 
+@lru_cache(maxsize=1)
+def _unsaturation_table() -> tuple[torch.Tensor, torch.Tensor]:
+    """log10 u and log10 F(u) = log10(u R(u)) on a dense grid (F rises monotonically): ``unsaturate``'s table."""
+    log_u = torch.linspace(-10.0, 16.0, 10401, dtype=torch.float64)
+    u = torch.pow(10.0, log_u)
+    return log_u, torch.log10(u * saturation_factor(u))
+
+
+def unsaturate(tau_observed: torch.Tensor, log_k: float) -> torch.Tensor:
+    """The weak-line optical depth whose ``saturate`` is ``tau_observed`` (≥ 0, any shape, float64): the curve of
+    growth inverted by interpolation in log (relative error < 1e-4). Zeros stay zero."""
+    log_u, log_f = _unsaturation_table()
+    k = 10.0**log_k
+    t = torch.as_tensor(tau_observed, dtype=torch.float64)
+    target = torch.clamp(torch.log10(torch.clamp(t * k, min=1e-300)), float(log_f[0]), float(log_f[-1]))
+    j = torch.clamp(torch.searchsorted(log_f, target.reshape(-1)), 1, log_f.numel() - 1).reshape(target.shape)
+    w = (target - log_f[j - 1]) / (log_f[j] - log_f[j - 1])
+    out = torch.pow(10.0, log_u[j - 1] + w * (log_u[j] - log_u[j - 1])) / k
+    return torch.where(t > 0, out, torch.zeros_like(out))
+
+
+def flux_of(tau_linear: torch.Tensor, log_k: float, depth_max: float | None = None) -> torch.Tensor:
+    """Flux of a pixel whose lines' summed weak-line optical depth is ``tau_linear``: exp(−saturate(τ)), or, with
+    a depth ceiling D (LineModel's calibration: a core cannot go darker than 1 − D, its source function),
+    1 + D expm1(−saturate(τ) / D). LineModel's flux is this of its pixels' summed τ."""
+    observed = saturate(torch.as_tensor(tau_linear), log_k)
+    if depth_max is None:
+        return torch.exp(-observed)
+    return 1.0 + depth_max * torch.expm1(-observed / depth_max)
+
+
+def tau_of(flux: torch.Tensor, log_k: float, depth_max: float | None = None) -> torch.Tensor:
+    """The inverse of ``flux_of`` (float64): the summed weak-line optical depth that makes ``flux`` (any shape;
+    flux ≥ 1 gives 0, a core darker than the ceiling allows is clipped just inside it)."""
+    flux = torch.as_tensor(flux, dtype=torch.float64)
+    if depth_max is None:
+        observed = -torch.log(torch.clamp(flux, min=1e-6, max=1.0))
+    else:
+        depth = torch.clamp(1.0 - flux, min=0.0, max=0.999 * depth_max)
+        observed = -depth_max * torch.log1p(-depth / depth_max)
+    return unsaturate(observed, log_k)
+
+
 def _profile_entries(grid: np.ndarray, centre: np.ndarray, sigma: np.ndarray, nsigma: float):
     """(pixel index, line index, value) of unit-peak Gaussians cut at ±nsigma σ."""
     lo = np.searchsorted(grid, centre - nsigma * sigma)

@@ -161,7 +161,8 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
                   "calibration": calibration, "resolution": resolution, "n_stars": int(pop.labels.shape[0]),
                   "theory": theory_kind}
         if theory is not None:
-            loop = _loop(pop, candidates, lines, theory, reference, cal, resolution, iterate)
+            loop = _loop(pop, candidates, lines, theory, reference, cal, resolution, iterate,
+                         joint=theory_kind == "linemodel")
             explanations, offsets, null = loop["table"], loop["offsets"], loop["null"]
             report["iterations"], report["labels"] = loop["history"], loop["labels_report"]
             report["kept_pass"], report["chi2_original"] = loop["pass"], loop["chi2_original"]
@@ -191,13 +192,14 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
     return RepairResult(out, paths, explanations, report)
 
 
-def _loop(pop, candidates, lines, theory, reference, calibration, resolution, iterate) -> dict:
+def _loop(pop, candidates, lines, theory, reference, calibration, resolution, iterate, joint=False) -> dict:
     """The loop (``gapviz.repair.loop``) and the labels' report: the same stars fitted through the plain theory
-    (``before``) and after the loop (``after``), medians and shifts."""
+    (``before``) and after the loop (``after``), medians and shifts. ``joint``: the theory is LineModel itself,
+    so added lines saturate with its absorption (``repair_loop``)."""
     from gapviz.repair.loop import repair_loop
 
     loop = repair_loop(pop, candidates, lines, theory_fit=theory, reference=reference, calibration=calibration,
-                       resolution=resolution, iterations=iterate)
+                       resolution=resolution, iterations=iterate, joint=joint)
     before, after = loop["plain"].labels, loop["labels"]
     shift = np.median(after - before, axis=0)
     loop["labels_report"] = {

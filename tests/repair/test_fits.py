@@ -68,3 +68,56 @@ def test_no_absorption_is_no_line():
     fit = fit_added(obs, weight, np.ones_like(obs) * 0.99, X, np.ones(theta.size), 15201.5, SIGMA, 0.2, LOG_K,
                     theta=theta)  # the observations lie above the theory: an added line makes it worse
     assert np.isnan(fit.value) and fit.chi2 == pytest.approx(chi2(obs, weight, np.ones_like(obs) * 0.99))
+
+
+def test_a_line_in_a_blend_saturates_with_the_theory_when_joint():
+    """Observations made as LineModel makes them (the added line's τ summed with the theory's own before the
+    curve of growth): the joint fit finds its log gf; the isolated one gives it too much light per τ and so too
+    low a log gf. The depth ceiling D of a calibrated LineModel is carried the same way."""
+    from gapviz.repair.fits import absorbed
+
+    for depth_max in (None, 0.6):
+        rng, theta = _population(seed=4)
+        unit = 10.0 ** (-theta * 1.0)
+        tau0 = 2.0 * _gauss(15201.2)[None, :] * np.ones((theta.size, 1))  # a strong known line beside it
+        true_log = np.log10(1.5)
+        tau = 10.0**true_log * unit[:, None] * _gauss(15201.5)[None, :]
+        theory = absorbed(tau0, LOG_K, depth_max)
+        obs = absorbed(tau0 + tau, LOG_K, depth_max) + rng.normal(0, NOISE, tau.shape)
+        weight = np.full_like(obs, NOISE**-2)
+        joint = fit_added(obs, weight, theory, X, unit, 15201.5, SIGMA, 0.2, LOG_K, joint=True, depth_max=depth_max)
+        alone = fit_added(obs, weight, theory, X, unit, 15201.5, SIGMA, 0.2, LOG_K, depth_max=depth_max)
+        assert joint.value == pytest.approx(true_log, abs=0.02) and abs(joint.shift) < 0.02
+        assert alone.value < true_log - 0.05 and joint.chi2 < alone.chi2
+
+
+def test_the_depth_ceiling_is_part_of_a_line_alone():
+    """A calibrated LineModel's line alone is 1 + D expm1(−τ_obs / D): fitted with its D the log gf comes back;
+    fitted without it, too low (a ceiling asks more τ for the same depth)."""
+    from gapviz.repair.fits import absorbed
+
+    rng, theta = _population(seed=5)
+    unit = 10.0 ** (-theta * 1.0)
+    true_log = np.log10(15.0)
+    tau = 10.0**true_log * unit[:, None] * _gauss(15201.5)[None, :]
+    obs = absorbed(tau, LOG_K, 0.6) + rng.normal(0, NOISE, tau.shape)
+    weight, theory = np.full_like(obs, NOISE**-2), np.ones_like(obs)
+    ceiling = fit_added(obs, weight, theory, X, unit, 15201.5, SIGMA, 0.2, LOG_K, depth_max=0.6)
+    none = fit_added(obs, weight, theory, X, unit, 15201.5, SIGMA, 0.2, LOG_K)
+    assert ceiling.value == pytest.approx(true_log, abs=0.02)
+    assert none.value < true_log - 0.05 and ceiling.chi2 < none.chi2
+
+
+def test_a_listed_line_cannot_be_made_far_stronger_than_its_list_says():
+    """``max_value``: a reference line's log gf change is bounded (``DELTA_RANGE``'s top); a feature that would
+    need more is another line, and the bounded fit explains it worse."""
+    from gapviz.repair.fits import DELTA_RANGE
+
+    rng, theta = _population(seed=6)
+    unit = 10.0 ** (-theta * 1.0) * 10.0**-2.5  # the listed line: 2.5 dex too weak for the feature
+    tau = 10.0**2.5 * unit[:, None] * _gauss(15201.5)[None, :]
+    obs, weight, theory = _observe(rng, tau)
+    free = fit_added(obs, weight, theory, X, unit, 15201.5, SIGMA, 0.2, LOG_K)
+    bounded = fit_added(obs, weight, theory, X, unit, 15201.5, SIGMA, 0.2, LOG_K, max_value=DELTA_RANGE[1])
+    assert free.value == pytest.approx(2.5, abs=0.03)
+    assert bounded.value <= DELTA_RANGE[1] + 1e-9 and bounded.chi2 > free.chi2 + 100

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from torch import nn
 
 from gapviz.adapt.theory_fit import TheoryFit, fit_through
+from gapviz.errors import GapvizError
 from gapviz.repair.refit import repaired_theory
 from gapviz.theory.linemodel import LineModel
 
@@ -85,3 +87,26 @@ def test_refit_through_the_repaired_theory_recovers_the_abundance():
     # without the Mg line the theory cannot see [Mg/Fe]; with it, the fit recovers it
     assert np.median(np.abs(after[:, mg] - truth[:, mg])) < 0.05
     assert np.median(np.abs(before[:, mg] - truth[:, mg])) > 0.1
+
+
+def test_joint_changes_on_linemodel_make_the_full_lists_spectrum_exactly_even_in_a_blend():
+    """With ``joint`` the added lines saturate with the theory's own absorption: on a LineModel theory the
+    repaired theory is LineModel of the repaired list, also where the added line sits in a strong known line's
+    core (the product of separate transmissions over-absorbs there). It needs the theory's flux."""
+    theory_lines = _table([[15750.0, "Fe I", 0.5, 4.0]])  # a saturated line
+    emulator = FlatEmulator(theory_lines)
+    fit = TheoryFit(emulator, 0.001, 1.0)
+    added = _table([[15750.1, "Mg I", -0.3, 5.1]]).assign(change="added", loggf_before=np.nan)
+    repaired = pd.concat([theory_lines.assign(change="kept", loggf_before=np.nan), added], ignore_index=True)
+    labels = torch.tensor([[4600.0, 2.4, 0.0, 0.1]])
+    full = LineModel(repaired.drop(columns=["change", "loggf_before"]), WL, label_names=NAMES,
+                     min_depth=0.0)(labels).detach().numpy()[0]
+    joint = repaired_theory(fit, theory_lines, repaired, WL, 22500.0, None, joint=True)
+    product = repaired_theory(fit, theory_lines, repaired, WL, 22500.0, None)
+    with torch.no_grad():
+        got, over = joint(labels).numpy()[0], product(labels).numpy()[0]
+    core = np.argmin(np.abs(WL - 15750.05))
+    np.testing.assert_allclose(got, full, atol=2e-5)
+    assert over[core] < full[core] - 0.01  # separate transmissions: too deep in the blend
+    with pytest.raises(GapvizError, match="needs the theory's flux"):
+        joint.transmission(labels)

@@ -49,3 +49,16 @@ def test_gaussian_profile_matrix_unit_peaks_cut_at_nsigma():
     assert m[20, 0] == 1.0 and m[22, 0] == pytest.approx(np.exp(-0.5))
     assert m[:, 0].nonzero().flatten().tolist() == list(range(12, 28))  # 20 ± 4σ = [12, 28), right edge open
     assert m[:, 1].max() == pytest.approx(np.exp(-0.5 * (0.5 / 3.0) ** 2))
+
+
+def test_tau_of_inverts_flux_of_with_and_without_a_depth_ceiling():
+    from gapviz.theory.profiles import flux_of, tau_of
+
+    tau = torch.tensor([0.0, 1e-4, 0.03, 0.5, 3.0, 40.0], dtype=torch.float64)
+    for depth_max in (None, 0.6):
+        flux = flux_of(tau, 0.7, depth_max)
+        assert torch.all(flux[1:] < flux[:-1]) and flux[0] == 1.0
+        back = tau_of(flux, 0.7, depth_max)
+        assert back[0] == 0.0
+        assert torch.allclose(back[1:], tau[1:], rtol=2e-4)
+    assert tau_of(torch.tensor([1.2]), 0.7)[0] == 0.0  # above the continuum: nothing there
