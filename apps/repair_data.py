@@ -13,8 +13,10 @@ repair defines it (``gapviz.repair.refit``):
     flux_theory × LM[added lines](labels) × LM[recalibrated, new log gf](labels) / LM[recalibrated, old log gf]
 
 with ``gapviz.theory.linemodel.LineModel`` on the store's grid, resolution and labels, and the repair's
-calibration (``report.json``; else the store's ``line_model_calibration``). Other changes (damping) are listed
-but leave the curve as it is: the line model has one fixed damping.
+calibration (``report.json``; else the store's ``line_model_calibration``). A repair made with ``--theory
+linemodel`` (``report.json``'s ``theory``) saturates its added lines with the theory's own absorption, as it
+fitted them (``ChangeTransmission``'s ``joint``). Other changes (damping) are listed but leave the curve as it
+is: the line model has one fixed damping.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class RepairData:
     recalibrated: pd.DataFrame
     calibration: str
     resolution: float
+    theory: str = "emulator"  # what the repair refitted the labels through (report.json); "linemodel": joint
 
     def counts(self) -> str:
         """"71 added, 5 recalibrated" (every kind of change, most frequent first)."""
@@ -118,7 +121,8 @@ def read_repair(repair_dir: str | Path, data: StoreData) -> RepairData:
     resolution = float(report.get("resolution") or data.attrs.get("resolution", RESOLUTION))
     return RepairData(path=path, changes=changes.reset_index(drop=True),
                       added=lines[change == "added"].reset_index(drop=True), recalibrated=recal.reset_index(drop=True),
-                      calibration=calibration, resolution=resolution)
+                      calibration=calibration, resolution=resolution,
+                      theory=str(report.get("theory") or "emulator"))
 
 
 @pn.cache(max_items=4)
@@ -141,11 +145,12 @@ class RepairedTheory:
                                    off_grid_none=True)
         except GapvizError as exc:
             raise GapvizError(f"{repair.path / LINELIST_FILE}: {exc}") from None
-        self.changes = ChangeTransmission(*models, n_pix=data.wavelength.size)
+        self.changes = ChangeTransmission(*models, n_pix=data.wavelength.size, joint=repair.theory == "linemodel")
 
-    def transmission(self, labels: np.ndarray) -> np.ndarray:
-        """(n, npix) float64 factor on flux_theory for labels (n, nlabel) in the store's label order."""
-        return self.changes.transmission_numpy(labels)
+    def transmission(self, labels: np.ndarray, flux_theory: np.ndarray) -> np.ndarray:
+        """(n, npix) float64 factor on ``flux_theory`` (n, npix) for labels (n, nlabel) in the store's label
+        order."""
+        return self.changes.transmission_numpy(labels, flux_theory)
 
 
 _theories: dict[tuple[str, str], RepairedTheory] = {}

@@ -29,7 +29,7 @@ ORIGINAL, REPAIRED = "original list", "repaired list"
 def repaired_rows(data: StoreData, idx: np.ndarray, rows: dict[str, np.ndarray], repair: RepairData
                   ) -> dict[str, np.ndarray]:
     """``rows`` of stars ``idx`` with flux_theory times the repair's transmission at each star's own labels."""
-    factor = repaired_theory(repair, data).transmission(star_labels(data, idx))
+    factor = repaired_theory(repair, data).transmission(star_labels(data, idx), rows["flux_theory"])
     return {**rows, "flux_theory": rows["flux_theory"] * factor}
 
 

@@ -73,16 +73,23 @@ def test_the_repaired_theory_is_the_librarys_transmission(tiny_store, tmp_path):
     data = store_data(tiny_store)
     r = read_repair(tmp_path / "rep", data)
     labels = data.stars[data.label_names].to_numpy(np.float64)[:5]
-    got = RepairedTheory(r, data).transmission(labels)
+    flux = np.full((5, data.wavelength.size), 0.7)  # the store's theory flux of those stars, say
+    got = RepairedTheory(r, data).transmission(labels, flux)
     assert got.dtype == np.float64 and got.shape == (5, data.wavelength.size)
-    lib = ChangeTransmission(*change_models(r.added, r.recalibrated, data.wavelength, data.label_names, r.resolution,
-                                            None), n_pix=data.wavelength.size)
+    models = change_models(r.added, r.recalibrated, data.wavelength, data.label_names, r.resolution, None)
+    lib = ChangeTransmission(*models, n_pix=data.wavelength.size)
     with torch.no_grad():
         np.testing.assert_array_equal(got, lib.transmission(torch.as_tensor(labels, dtype=torch.float32)).double())
+    # a repair made with --theory linemodel: its added lines saturate with the theory's absorption, as fitted
+    joint = RepairedTheory(dataclasses.replace(r, theory="linemodel"), data).transmission(labels, flux)
+    lib_joint = ChangeTransmission(*models, n_pix=data.wavelength.size, joint=True)
+    np.testing.assert_array_equal(joint, lib_joint.transmission_numpy(labels, flux))
+    near_added = np.abs(data.wavelength - where["added"]) < 0.1
+    assert np.all(joint[:, near_added] > got[:, near_added])  # on top of absorption, a line takes less light
     off = RepairedTheory(dataclasses.replace(r, added=r.added.assign(wavelength=19000.0)), data)
     assert off.changes.added is None
     far_recal = np.abs(data.wavelength - where["recalibrated"]) > 3
-    np.testing.assert_array_equal(off.transmission(labels)[:, far_recal], 1.0)
+    np.testing.assert_array_equal(off.transmission(labels, flux)[:, far_recal], 1.0)
     with pytest.raises(GapvizError, match="linelist.csv: LineModel: line list lacks"):
         RepairedTheory(dataclasses.replace(r, added=r.added.drop(columns="elow_ev")), data)
 
