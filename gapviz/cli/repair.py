@@ -35,8 +35,8 @@ def add_parser(sub) -> None:
                         "evenly spread")
     p.add_argument("--iterate", type=int, default=1, metavar="K",
                    help="passes of explain → refit labels through the repaired theory; the pass of least "
-                        "population χ² is kept, and the loop stops early at a pass that leaves the list unchanged "
-                        "(needs the store's theory.pt)")
+                        "population χ² is kept, and the loop stops at the first pass that does not lower it or "
+                        "leaves the list unchanged (needs the store's theory.pt)")
     p.add_argument("--theory", choices=("emulator", "linemodel"), default="emulator",
                    help="what the labels are refitted through: the store's emulator of the synthetic grid (default; "
                         "any grid), or LineModel with the theory's list and calibration, exactly, where the grid "
