@@ -35,7 +35,7 @@ def figures(score: dict, report: dict) -> dict:
     after = {k: v["after"] for k, v in labels.items()}
     kept = int(report.get("kept_pass", 1))
     chi2 = report["iterations"][kept - 1]["chi2"] if report.get("iterations") else np.nan
-    nan = lambda x: np.nan if x is None else float(x)  # noqa: E731
+    nan = lambda x: np.nan if x is None else float(x)
     return {"real": nan(added["added_real"]), "recall": nan(added["added_recall"]),
             "species": nan(added["species_accuracy"]), "loggf_dex": nan(added["loggf_error_median"]),
             "labels_ok": sum(abs(v) <= LABEL_TARGET.get(k, LABEL_TARGET_DEFAULT) for k, v in after.items()),

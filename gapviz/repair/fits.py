@@ -4,8 +4,8 @@ Data of a window: ``obs``, ``weight`` (1/flux_err², 0 where unusable), ``theory
 ``x`` (Å). Lines are the LineModel's: a Gaussian of σ (instrument + Doppler) whose weak-line peak optical depth
 per star is given, saturated by the LineModel's curve of growth (``saturated``) and, where the store's
 calibration has one, held above its depth ceiling D (a line alone: ``absorbed``; the calibrated LineModel's
-lines are made so, and an added line fitted without D came out too weak: SME mock, README). Fits start from a linearised
-amplitude (and, for an added line, a grid of shifts) and finish with ``scipy.optimize.least_squares``; the
+lines are made so, and an added line fitted without D came out too weak: SME mock, README). Fits start from a
+linearised amplitude (and, for an added line, a grid of shifts) and finish with ``scipy.optimize.least_squares``; the
 statistical 1σ error comes from the curvature (JᵀJ)⁻¹, scaled by √max(1, χ²ν).
 """
 
@@ -88,9 +88,8 @@ def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k,
 
     ``joint``: the line saturates together with the absorption τ0 the theory already has at each pixel, as the
     lines of one pixel do in LineModel: model = theory × absorbed(τ0 + gf τ_unit g) / absorbed(τ0), τ0 =
-    ``beneath(theory)``. Right where the theory is
-    LineModel itself (``gapviz repair --theory linemodel``); alone (the default), a line added in a blend would
-    take as much light as if it were isolated.
+    ``beneath(theory)``. Right where the theory is LineModel itself (``gapviz repair --theory linemodel``);
+    alone (the default), a line added in a blend takes as much light as if it were isolated.
 
     ``max_value``: an upper bound on Fit.value (a listed line's log gf change: ``DELTA_RANGE``'s, for a line of a
     reference list, whose log gf is known to within that).

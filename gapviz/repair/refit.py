@@ -8,10 +8,11 @@ emulator times the changes' own opacity, from ``LineModel`` (with the store's ca
 
 so an added line deepens with its element's abundance and temperature as a line does, and a recalibrated
 line changes by its own strength ratio. Where the theory is LineModel itself (``gapviz repair --theory
-linemodel``), it stands in the emulator's place and T is the same. T = LM[repaired list] / LM[original list]
-instead (the changes saturating together with the lines already in each pixel, as LineModel makes them) was
-tried on the LineModel mock: labels within the target 8 of 11 against 9 of 11 with the product (quick repairs,
-``--verify none --iterate 3``), so the product stays. The loop (``gapviz.repair.loop``) holds T at each pass's
+linemodel``), it stands in the emulator's place and the added lines saturate together with the lines already
+in each pixel, as LineModel makes them (``ChangeTransmission``'s ``joint``: LM[added | τ0], τ0 the theory's own
+absorption, ``LineModel.tau_of`` of its flux); they are fitted the same way (``fits.fit_added``'s ``joint``).
+Any other theory keeps the separate factor: real radiative transfer does not saturate a pixel's lines together
+as the one-layer model does (measured on the SME mock, README). The loop (``gapviz.repair.loop``) holds T at each pass's
 labels while it refits them (``RepairedTheory.transmission``, dividing it out of the observed flux): an added
 line's χ and species are the repair's guesses, and letting their temperature dependence pull the labels had
 moved them by up to +260 K in one pass on the SME mock; held, the known lines alone set the labels and the
