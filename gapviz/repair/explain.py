@@ -13,8 +13,8 @@ candidate:
   (``LineModel.log_tau_linear`` of a one-line table at log gf 0, with the store's calibration) and g the
   LineModel's unit-peak Gaussian (instrument + Doppler σ). Hypotheses: the candidate's attributed species and
   χ at the candidate's wavelength (3 parameters: ``ATTRIBUTED_EXTRA`` for its χ, chosen from a grid by the
-  finder on the same stars); each of the ``N_REFERENCE`` strongest (at the population's median) reference-list lines within one
-  resolution element that the theory's list lacks (their species, χ and position given; 3 parameters: log gf,
+  finder on the same stars); each of the ``N_REFERENCE`` strongest (at the population's median)
+  reference-list lines within one resolution element that the theory's list lacks (their species, χ and position given; 3 parameters: log gf,
   shift and a temperature-dependence nuisance Δχ, ``fits.fit_added``'s theta, so that a line of known χ is
   not beaten by a guessed one only because the theory's or the labels' temperature dependence is off); and
   **blends**: the 2 and the 3 strongest of those reference lines together, their listed log gf ratios and
