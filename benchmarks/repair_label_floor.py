@@ -36,6 +36,7 @@ import pandas as pd
 from gapviz.adapt.broadening import fit_broadening
 from gapviz.adapt.theory_fit import THEORIES
 from gapviz.errors import GapvizError
+from gapviz.evaluate.repair_score import label_target
 from gapviz.io.linelist import read_linelist
 from gapviz.mock.truth import read_truth
 from gapviz.repair.population import load_population
@@ -46,8 +47,6 @@ from gapviz.store.paths import existing_store_file
 from gapviz.workflow.find import load_theory
 from gapviz.workflow.repair import STARS
 
-TARGET = {"teff": 50.0, "logg": 0.1}
-TARGET_ABUNDANCE = 0.05
 #: Refits with the transmission moved to the last labels (the loop's ``--iterate 3``).
 PASSES = 3
 
@@ -140,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, fit in fits.items():
         bias = np.median(fit.labels - true, axis=0)
         print(f"{name:28s}{fit.fwhm_kms:10.2f}" + "".join(f"{b:9.3f}" for b in bias))
-    print(f"{'target |bias| ≤':38s}" + "".join(f"{TARGET.get(n, TARGET_ABUNDANCE):9.3g}" for n in names))
+    print(f"{'target |bias| ≤':38s}" + "".join(f"{label_target(n):9.3g}" for n in names))
     return 0
 
 

@@ -20,12 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gapviz.evaluate.repair_score import score_store_repair
+from gapviz.adapt.theory_fit import THEORIES
+from gapviz.evaluate.repair_score import label_target, score_store_repair
 from gapviz.workflow.repair import repair
 
-#: |fitted − true| targets of the labels (issue 11); any other label: LABEL_TARGET_DEFAULT.
-LABEL_TARGET = {"teff": 50.0, "logg": 0.1}
-LABEL_TARGET_DEFAULT = 0.05
 FIGURES = ("real", "recall", "species", "loggf_dex", "labels_ok", "teff", "logg", "c_fe", "kept_pass", "chi2_k")
 
 
@@ -38,7 +36,7 @@ def figures(score: dict, report: dict) -> dict:
     nan = lambda x: np.nan if x is None else float(x)
     return {"real": nan(added["added_real"]), "recall": nan(added["added_recall"]),
             "species": nan(added["species_accuracy"]), "loggf_dex": nan(added["loggf_error_median"]),
-            "labels_ok": sum(abs(v) <= LABEL_TARGET.get(k, LABEL_TARGET_DEFAULT) for k, v in after.items()),
+            "labels_ok": sum(abs(v) <= label_target(k) for k, v in after.items()),
             "teff": after.get("teff", np.nan), "logg": after.get("logg", np.nan), "c_fe": after.get("c_fe", np.nan),
             "kept_pass": kept, "chi2_k": chi2 / 1e3}
 
@@ -48,7 +46,7 @@ def main(argv=None) -> None:
     ap.add_argument("store")
     ap.add_argument("truth")
     ap.add_argument("--stars", type=int, nargs="+", default=[400, 300, 200])
-    ap.add_argument("--theory", default="emulator", choices=("emulator", "linemodel"))
+    ap.add_argument("--theory", default="emulator", choices=THEORIES)
     ap.add_argument("--iterate", type=int, default=3)
     args = ap.parse_args(argv)
     rows = []

@@ -48,6 +48,15 @@ from gapviz.stats import robust_sigma
 
 #: Removed lines deeper than this (depth at the reference star) count for the log gf figures.
 LOGGF_MIN_DEPTH = 0.05
+#: The issue's label targets after the loop: |median fitted − true| ≤ this; any other label (an [X/Fe]):
+#: LABEL_TARGET_ABUNDANCE.
+LABEL_TARGET = {"teff": 50.0, "logg": 0.1}
+LABEL_TARGET_ABUNDANCE = 0.05
+
+
+def label_target(name: str) -> float:
+    """The target |bias| of label ``name`` (``LABEL_TARGET``, else ``LABEL_TARGET_ABUNDANCE``)."""
+    return LABEL_TARGET.get(name, LABEL_TARGET_ABUNDANCE)
 #: θ = 5040 / teff of the mock's reference giant (teff 4700 K).
 THETA_REF = 5040.0 / 4700.0
 #: A recalibration changes a perturbed line when one of the same species lies this close (Å).

@@ -2,11 +2,12 @@
 
 Data of a window: ``obs``, ``weight`` (1/flux_err², 0 where unusable), ``theory``: (stars, pixels) on pixels
 ``x`` (Å). Lines are the LineModel's: a Gaussian of σ (instrument + Doppler) whose weak-line peak optical depth
-per star is given, saturated by the LineModel's curve of growth (``saturated``) and, where the store's
+per star is given, saturated by the LineModel's curve of growth (``profiles.saturate``) and, where the store's
 calibration has one, held above its depth ceiling D (a line alone: ``absorbed``; the calibrated LineModel's
 lines are made so, and an added line fitted without D came out too weak: SME mock, README). Fits start from a
-linearised amplitude (and, for an added line, a grid of shifts) and finish with ``scipy.optimize.least_squares``; the
-statistical 1σ error comes from the curvature (JᵀJ)⁻¹, scaled by √max(1, χ²ν).
+linearised amplitude (and, for an added line, a grid of shifts) and finish with
+``scipy.optimize.least_squares``; the statistical 1σ error comes from the curvature (JᵀJ)⁻¹, scaled by
+√max(1, χ²ν).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from scipy.optimize import least_squares
 
-from gapviz.theory.profiles import flux_of, saturate, tau_of
+from gapviz.theory.profiles import flux_of, tau_of
 
 #: Shifts of the starting grid of an added line.
 N_SHIFT = 11
@@ -38,13 +39,6 @@ class Fit:
     error: float = np.nan
     shift: float = 0.0
     chi_shift: float = 0.0  # eV: the temperature-dependence nuisance of an added line (``fit_added``'s theta)
-
-
-def saturated(tau_linear: np.ndarray, log_k: float) -> np.ndarray:
-    """Observed optical depth of an isolated line whose weak-line optical depth is ``tau_linear`` (any shape):
-    the LineModel's curve of growth (``gapviz.theory.profiles.saturate``), per pixel."""
-    with torch.no_grad():
-        return saturate(torch.as_tensor(np.asarray(tau_linear, dtype=np.float64)), log_k).numpy()
 
 
 def absorbed(tau_linear: np.ndarray, log_k: float, depth_max: float | None = None) -> np.ndarray:
@@ -82,7 +76,7 @@ def _error(jac: np.ndarray, chi2_value: float, n_points: int, k: int) -> np.ndar
 def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k, theta=None, *,
               joint: bool = False, depth_max: float | None = None, max_value: float | None = None) -> Fit:
     """Best log gf and shift of a line with per-star weak-line τ per unit gf ``tau_unit`` (S,) at ``centre`` ±
-    max_shift; model = theory × absorbed(gf τ_unit g) (the line alone: exp(−saturated(·)), or with LineModel's
+    max_shift; model = theory × absorbed(gf τ_unit g) (the line alone: exp(−saturate(·)), or with LineModel's
     depth ceiling ``depth_max`` where its calibration has one). obs, weight, theory: (S, P) on pixels x (P,).
     Fit.value = log gf, Fit.shift = Δλ (Å). Start: a grid of shifts with the linearised weak-line amplitude.
 

@@ -75,7 +75,8 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
     broad, previous, history, best = plain_fit, None, [], None
     for k in range(1, iterations + 1):
         labels = broad.labels
-        current = pop.at_labels(labels, broadened_flux(theory_fit, pop.wavelength, broad.fwhm_kms, labels))
+        seen = broadened_flux(theory_fit, pop.wavelength, broad.fwhm_kms, labels)  # the plain theory at them
+        current = pop.at_labels(labels, seen)
         table, offsets, null = explain_population(current, candidates, linelist, reference=reference,
                                                   calibration=calibration, resolution=broad.resolution_observed,
                                                   joint=joint)
@@ -86,7 +87,7 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
         # move the labels, the changes (whose χ and species are guesses) only take their absorption away; the
         # missing lines had widened the plain theory's broadening, so it is refitted around its last value
         broad = held_refit(theory_fit, linelist, repaired, pop.wavelength, obs, err, broad, resolution, calibration,
-                           grid=around(broad.fwhm_kms), joint=joint)
+                           grid=around(broad.fwhm_kms), joint=joint, seen=seen)
         new, chi2 = broad.labels, float(np.nansum(broad.chi2))
         counts = table["choice"].value_counts().to_dict()
         history.append({"pass": k, "added": int(counts.get("added", 0)),

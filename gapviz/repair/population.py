@@ -19,6 +19,7 @@ import xarray as xr
 from gapviz.discover.find import store_label_names
 from gapviz.errors import GapvizError
 from gapviz.instrument import resolution_element
+from gapviz.repair.fits import absorbed
 from gapviz.stats import usable
 from gapviz.store.aggregate import even_rows
 
@@ -128,8 +129,6 @@ class Lines:
     def depth(self, tau: np.ndarray) -> np.ndarray:
         """Central depth of a line alone whose weak-line peak optical depth is ``tau`` (any shape): the LineModel's
         curve of growth and depth ceiling (``fits.absorbed``)."""
-        from gapviz.repair.fits import absorbed
-
         return 1.0 - absorbed(tau, self.log_k, self.depth_max)
 
     def column(self, name: str, dtype) -> np.ndarray:

@@ -130,15 +130,18 @@ def repaired_theory(theory_fit, linelist: pd.DataFrame, repaired: pd.DataFrame, 
 
 def held_refit(theory_fit, linelist: pd.DataFrame, repaired: pd.DataFrame, wavelength: np.ndarray,
                flux: np.ndarray, flux_err: np.ndarray, start: Broadening, resolution: float,
-               calibration: str | None, grid: tuple[float, ...] | None = None, joint: bool = False) -> Broadening:
+               calibration: str | None, grid: tuple[float, ...] | None = None, joint: bool = False,
+               seen: np.ndarray | None = None) -> Broadening:
     """Labels and broadening of the stars refitted, warm from ``start`` (a ``Broadening``: labels and the
     stars' resolving power), through the plain theory with the changes' transmission at ``start.labels``
     held (divided out of ``flux`` and ``flux_err``); ``grid``: the FWHM tried (default ``fit_broadening``'s);
-    ``joint``: the added lines saturate with the broadened theory's absorption (``ChangeTransmission``)."""
+    ``joint``: the added lines saturate with the broadened theory's absorption (``ChangeTransmission``): ``seen``,
+    that flux (S, P) at ``start``, when the caller has it (else computed here)."""
     changes = repaired_theory(theory_fit, linelist, repaired, wavelength, start.resolution_observed, calibration,
                               joint)
-    seen = broadened_flux(theory_fit, wavelength, start.fwhm_kms, start.labels) if joint else None
-    factor = changes.transmission_numpy(start.labels, seen)
+    if joint and seen is None:
+        seen = broadened_flux(theory_fit, wavelength, start.fwhm_kms, start.labels)
+    factor = changes.transmission_numpy(start.labels, seen if joint else None)
     kw = {} if grid is None else {"grid": grid}
     return fit_broadening(theory_fit, theory_fit.emulator, wavelength, flux / factor, flux_err / factor,
                           start.labels, resolution, **kw)

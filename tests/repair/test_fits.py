@@ -21,10 +21,10 @@ def _population(n: int = 80, seed: int = 1):
 
 def _observe(rng, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """obs, weight, theory for per-pixel weak-line τ (S, P) (saturation is small at these depths)."""
-    from gapviz.repair.fits import saturated
+    from gapviz.repair.fits import absorbed
 
     theory = np.ones_like(tau)
-    obs = np.exp(-saturated(tau, LOG_K)) + rng.normal(0, NOISE, tau.shape)
+    obs = absorbed(tau, LOG_K) + rng.normal(0, NOISE, tau.shape)
     return obs, np.full_like(obs, NOISE**-2), theory
 
 
