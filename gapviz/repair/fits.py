@@ -85,6 +85,9 @@ def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k,
     ``beneath(theory)``. Right where the theory is LineModel itself (``gapviz repair --theory linemodel``);
     alone (the default), a line added in a blend takes as much light as if it were isolated.
 
+    ``max_shift`` ≤ 0: the line's position is known (a listed transition's): it is not fitted (Fit.shift = 0),
+    and the fit has one parameter fewer.
+
     ``max_value``: an upper bound on Fit.value (a listed line's log gf change: ``DELTA_RANGE``'s, for a line of a
     reference list, whose log gf is known to within that).
 
@@ -116,7 +119,8 @@ def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k,
     else:
         transmission = lambda tau: absorbed(tau, log_k, depth_max)
         slope = 1.0
-    shifts = np.linspace(-max_shift, max_shift, N_SHIFT)
+    fixed = max_shift <= 0
+    shifts = np.zeros(1) if fixed else np.linspace(-max_shift, max_shift, N_SHIFT)
     unit = np.stack([theory * slope * profile(d) for d in shifts])  # (J, S, P): −d model / d(gf), weak line
     num = np.einsum("sp,jsp->j", weight * -resid, unit)
     den = np.einsum("sp,jsp->j", weight, unit**2)
@@ -126,29 +130,31 @@ def fit_added(obs, weight, theory, x, tau_unit, centre, sigma, max_shift, log_k,
     if gain[best] <= 0:
         return Fit(base)
     dtheta = None if theta is None else np.asarray(theta, dtype=np.float64) - float(np.median(theta))
-    start = np.array([math.log10(amp[best]), shifts[best]] + ([] if dtheta is None else [0.0]))
+    # parameters: log gf, then the shift (unless fixed), then Δχ (with theta)
+    start = [math.log10(amp[best])] + ([] if fixed else [shifts[best]]) + ([] if dtheta is None else [0.0])
     top = start[0] + 5.0
     if max_value is not None:
         start[0], top = min(start[0], max_value), max_value
+    i_chi = 1 if fixed else 2
 
     def residual(p):
-        tau = 10.0 ** p[0] * profile(p[1])
+        tau = 10.0 ** p[0] * profile(0.0 if fixed else p[1])
         if dtheta is not None:
-            tau = tau * 10.0 ** (-p[2] * dtheta)[:, None]
+            tau = tau * 10.0 ** (-p[i_chi] * dtheta)[:, None]
         return (sw * (obs - theory * transmission(tau))).ravel()
 
-    width = float(np.min(sigma))
-    lo, hi = [start[0] - 3.0, -max_shift], [top, max_shift]
-    scale = [0.1, width]
+    lo, hi, scale = [start[0] - 3.0], [top], [0.1]
+    if not fixed:
+        lo, hi, scale = lo + [-max_shift], hi + [max_shift], scale + [float(np.min(sigma))]
     if dtheta is not None:
         lo, hi, scale = lo + [-MAX_CHI_NUISANCE], hi + [MAX_CHI_NUISANCE], scale + [0.2]
     lo, hi = np.array(lo), np.array(hi)
-    res = least_squares(residual, np.clip(start, lo + 1e-9, hi - 1e-9), bounds=(lo, hi),
+    res = least_squares(residual, np.clip(np.array(start), lo + 1e-9, hi - 1e-9), bounds=(lo, hi),
                         x_scale=np.array(scale), diff_step=1e-4, method="trf")
     value = float(np.sum(res.fun**2))
-    err = _error(res.jac, value, int(np.count_nonzero(weight)), start.size)
-    return Fit(value, float(res.x[0]), float(err[0]), float(res.x[1]),
-               0.0 if dtheta is None else float(res.x[2]))
+    err = _error(res.jac, value, int(np.count_nonzero(weight)), len(start))
+    return Fit(value, float(res.x[0]), float(err[0]), 0.0 if fixed else float(res.x[1]),
+               0.0 if dtheta is None else float(res.x[i_chi]))
 
 
 def fit_recalibrated(obs, weight, theory, x, tau_known, line_wavelength, sigma, log_k,

@@ -121,3 +121,17 @@ def test_a_listed_line_cannot_be_made_far_stronger_than_its_list_says():
     bounded = fit_added(obs, weight, theory, X, unit, 15201.5, SIGMA, 0.2, LOG_K, max_value=DELTA_RANGE[1])
     assert free.value == pytest.approx(2.5, abs=0.03)
     assert bounded.value <= DELTA_RANGE[1] + 1e-9 and bounded.chi2 > free.chi2 + 100
+
+
+def test_a_line_of_known_position_is_not_shifted_and_fits_its_strength():
+    rng, theta = _population(seed=4)
+    tau = np.full((theta.size, 1), 0.05) * _gauss(15201.5)[None, :]
+    obs, weight, theory = _observe(rng, tau)
+    unit = np.ones(theta.size)
+    fixed = fit_added(obs, weight, theory, X, unit, 15201.5, SIGMA, 0.0, LOG_K)
+    assert fixed.shift == 0.0 and fixed.value == pytest.approx(np.log10(0.05), abs=0.02)
+    # 0.1 Å off the feature: a free line moves onto it, a listed one stays and fits worse
+    free = fit_added(obs, weight, theory, X, unit, 15201.6, SIGMA, 0.2, LOG_K)
+    held = fit_added(obs, weight, theory, X, unit, 15201.6, SIGMA, 0.0, LOG_K)
+    assert free.shift == pytest.approx(-0.1, abs=0.01) and held.shift == 0.0
+    assert held.chi2 > free.chi2 + 50
