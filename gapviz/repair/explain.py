@@ -6,12 +6,12 @@ labels, all stars at once), in a window of ±``population.WINDOW_ELEMENTS`` reso
 candidate:
 
 * **none**: model = flux_theory (0 parameters);
-* **added** (log gf and a shift |Δλ| ≤ ``MAX_SHIFT_ELEMENTS`` λ/R): model = flux_theory × absorbed(10^loggf
-  t_s(labels) g(λ; λ0 + Δλ, σ)) (``fits.absorbed``: the LineModel's curve of growth and depth ceiling; with
-  ``joint``, saturating with the theory's own absorption), with t_s the weak-line peak optical depth per unit gf of
-  a line of species s and lower-level energy χ at each star's labels (``LineModel.log_tau_linear`` of a one-line
-  table at log gf 0, with the store's calibration) and g the LineModel's unit-peak Gaussian (instrument + Doppler
-  σ). Hypotheses: the candidate's attributed species and χ at the candidate's wavelength (3 parameters:
+* **added** (log gf and, where its position is not listed, a shift |Δλ| ≤ ``MAX_SHIFT_ELEMENTS`` λ/R): model =
+  flux_theory × absorbed(10^loggf t_s(labels) g(λ; λ0 + Δλ, σ)) (``fits.absorbed``: the LineModel's curve of
+  growth and depth ceiling; with ``joint``, saturating with the theory's own absorption), with t_s the weak-line
+  peak optical depth per unit gf of a line of species s and lower-level energy χ at each star's labels
+  (``LineModel.log_tau_linear`` of a one-line table at log gf 0, with the store's calibration) and g the
+  LineModel's unit-peak Gaussian (instrument + Doppler σ). Hypotheses: the candidate's attributed species and χ at the candidate's wavelength (3 parameters:
   ``ATTRIBUTED_EXTRA`` for its χ, chosen from a grid by the finder on the same stars); each of the ``N_REFERENCE``
   strongest (at the population's median) reference-list lines within one resolution element that the theory's list
   lacks (their species, χ and position given; 2 parameters: log gf and a temperature-dependence nuisance Δχ,
@@ -81,7 +81,8 @@ from gapviz.repair.line_hypotheses import MATCH_ELEMENTS, added_hypotheses, know
 from gapviz.repair.recalibrate import Null, empirical_null, line_offsets, significant
 from gapviz.store.open import store_candidates
 
-#: Largest shift of an added line from its hypothesised position, in resolution elements.
+#: Largest shift of an added line of guessed position (an attributed one) from the candidate, in resolution
+#: elements (a reference line stays at its listed position).
 MAX_SHIFT_ELEMENTS = 0.5
 #: Reference-list lines (absent from the theory's list) tried per candidate, strongest first.
 N_REFERENCE = 3
