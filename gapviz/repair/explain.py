@@ -7,25 +7,24 @@ candidate:
 
 * **none**: model = flux_theory (0 parameters);
 * **added** (log gf and, where its position is not listed, a shift |Δλ| ≤ ``MAX_SHIFT_ELEMENTS`` λ/R): model =
-  flux_theory × absorbed(10^loggf t_s(labels) g(λ; λ0 + Δλ, σ)) (``fits.absorbed``: the LineModel's curve of
-  growth and depth ceiling; with ``joint``, saturating with the theory's own absorption), with t_s the weak-line
-  peak optical depth per unit gf of a line of species s and lower-level energy χ at each star's labels
-  (``LineModel.log_tau_linear`` of a one-line table at log gf 0, with the store's calibration) and g the
-  LineModel's unit-peak Gaussian (instrument + Doppler σ). Hypotheses: the candidate's attributed species and χ at the candidate's wavelength (3 parameters:
-  ``ATTRIBUTED_EXTRA`` for its χ, chosen from a grid by the finder on the same stars); each of the ``N_REFERENCE``
-  strongest (at the population's median) reference-list lines within one resolution element that the theory's list
-  lacks (their species, χ and position given; 2 parameters: log gf and a temperature-dependence nuisance Δχ,
-  ``fits.fit_added``'s theta, so that a line of known χ is not beaten by a guessed one only because the theory's or
-  the labels' temperature dependence is off); and **blends**: the 2 and the 3 strongest of those reference lines
-  together, their listed log gf ratios and separations kept, one common log gf change and Δχ (3 parameters):
-  each line is written (rows of the same candidate). A reference line is its listed transition, so its position is
-  not fitted and it is written at its listed wavelength: with a shift (up to ``MAX_SHIFT_ELEMENTS`` λ/R) a listed
-  line moved onto a neighbour's absorption and was written up to 0.4 Å from where that transition is (measured on
-  both mocks: 12–19 % of the reference lines added, each a real missing line, were written nearer another one).
-  A reference line's change is at most ``fits.DELTA_RANGE``'s top, as a known line's: a feature that needs more is
-  another line. Measured on both mocks (README): the CO band
-  head's candidates are blends of two or three missing lines, which one line at a guessed χ had fitted best (log gf
-  2–3.5 dex off). The least BIC wins.
+  flux_theory × absorbed(10^loggf t_s(labels) g(λ; λ0 + Δλ, σ)) (``fits.absorbed``: the LineModel's curve of growth
+  and depth ceiling; with ``joint``, saturating with the theory's own absorption), with t_s the weak-line peak optical
+  depth per unit gf of a line of species s and lower-level energy χ at each star's labels
+  (``LineModel.log_tau_linear`` of a one-line table at log gf 0, with the store's calibration) and g the LineModel's
+  unit-peak Gaussian (instrument + Doppler σ). Hypotheses: the candidate's attributed species and χ at the candidate's
+  wavelength (3 parameters: ``ATTRIBUTED_EXTRA`` for its χ, chosen from a grid by the finder on the same stars); each
+  of the ``N_REFERENCE`` strongest (at the population's median) reference-list lines within one resolution element
+  that the theory's list lacks (their species, χ and position given; 2 parameters: log gf and a temperature-dependence
+  nuisance Δχ, ``fits.fit_added``'s theta, so that a line of known χ is not beaten by a guessed one only because the
+  theory's or the labels' temperature dependence is off); and **blends**: the 2 and the 3 strongest of those reference
+  lines together, their listed log gf ratios and separations kept, one common log gf change and Δχ (3 parameters):
+  each line is written (rows of the same candidate). A reference line is its listed transition, so its position is not
+  fitted and it is written at its listed wavelength: with a shift (up to ``MAX_SHIFT_ELEMENTS`` λ/R) a listed line
+  moved onto a neighbour's absorption and was written up to 0.4 Å from where that transition is (measured on both
+  mocks: 12–19 % of the reference lines added, each a real missing line, were written nearer another one). A reference
+  line's change is at most ``fits.DELTA_RANGE``'s top, as a known line's: a feature that needs more is another line.
+  Measured on both mocks (README): the CO band head's candidates are blends of two or three missing lines, which one
+  line at a guessed χ had fitted best (log gf 2–3.5 dex off). The least BIC wins.
 * **recalibrated** (1 parameter Δ = log gf change, ``fits.DELTA_RANGE``): for each of the ``N_KNOWN`` strongest
   theory lines within one resolution element, model = flux_theory × absorbed(10^Δ τ_known g) /
   absorbed(τ_known g), with τ_known the line's weak-line peak optical depth at its listed log gf. Both signs:
