@@ -45,7 +45,8 @@ def test_twenty_concurrent_sessions_render(served):
     doc = first.browser.spectrum.document  # change a live session on its own event loop, as a click would
     doc.add_next_tick_callback(lambda: first.state.select_candidate(1))  # each opens on the top one (row 0)
     end = time.time() + 30
-    while first.state.candidate != 1 and time.time() < end:
+    # the click sets the candidate, then centres the views on it: wait for both (the session's own thread)
+    while (first.state.candidate != 1 or (first.state.x_start, first.state.x_end) == before) and time.time() < end:
         time.sleep(0.1)
     assert first.state.candidate == 1 and (first.state.x_start, first.state.x_end) != before
     assert (other.state.x_start, other.state.x_end) == before and other.state.candidate == 0
