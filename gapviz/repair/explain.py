@@ -151,7 +151,9 @@ def _best_added(hyp: Lines, i: int, stars: np.ndarray, data: tuple, max_shift: f
         fit = fit_added(*data, hyp.tau[stars][:, members], lines["wavelength"].to_numpy(float), hyp.sigma[members],
                         max_shift if guessed else 0.0, hyp.log_k, None if guessed else thetas, joint=joint,
                         depth_max=hyp.depth_max, max_value=None if guessed else DELTA_RANGE[1])
-        k = N_PARAM["added"] + (ATTRIBUTED_EXTRA if guessed else (thetas is not None) + (len(members) > 1) - 1)
+        # parameters: a guessed line's log gf, shift and χ; a reference line's log gf, its Δχ nuisance (with a
+        # teff label) and, for a blend, one more
+        k = N_PARAM["added"] + ATTRIBUTED_EXTRA if guessed else 1 + (thetas is not None) + (len(members) > 1)
         score = bic(fit.chi2, k, n_points)
         if not np.isfinite(fit.value) or (best is not None and score >= best[2]):
             continue
