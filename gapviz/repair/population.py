@@ -131,5 +131,19 @@ class Lines:
         curve of growth and depth ceiling (``fits.absorbed``)."""
         return 1.0 - absorbed(tau, self.log_k, self.depth_max)
 
+    def dominance(self, tau: np.ndarray) -> np.ndarray:
+        """(H,) each line's share of all these lines' weak-line optical depth at its own centre, for peak optical
+        depths ``tau`` (H,) (1: alone; ½: a blend of two equal lines)."""
+        w = self.column("wavelength", float)
+        order = np.argsort(w)
+        reach = 5.0 * float(self.sigma.max()) if self.sigma.size else 0.0
+        lo, hi = np.searchsorted(w[order], w - reach), np.searchsorted(w[order], w + reach, side="right")
+        out = np.ones(w.size)
+        for h in range(w.size):
+            j = order[lo[h]:hi[h]]
+            total = np.sum(tau[j] * np.exp(-0.5 * ((w[h] - w[j]) / self.sigma[j]) ** 2))
+            out[h] = tau[h] / total if total > 0 else 1.0
+        return out
+
     def column(self, name: str, dtype) -> np.ndarray:
         return self.table[name].to_numpy(dtype) if len(self.table) else np.zeros(0, dtype)

@@ -76,6 +76,10 @@ class RepairResult:
                         f"{shifts}")
         if len(passes) > 1:
             text.append(f"kept pass {self.report.get('kept_pass')} (least χ²)")
+        written = self.report.get("written")
+        if written:
+            text.append(f"the list written is explained at pass {self.report.get('kept_pass')}'s refitted labels: "
+                        f"{written['added']} added, {written['recalibrated']} recalibrated")
         original = self.report.get("chi2_original")
         if original is not None and passes:
             kept = passes[int(self.report.get("kept_pass", 1)) - 1]["chi2"]
@@ -166,6 +170,7 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
             explanations, offsets, null = loop["table"], loop["offsets"], loop["null"]
             report["iterations"], report["labels"] = loop["history"], loop["labels_report"]
             report["kept_pass"], report["chi2_original"] = loop["pass"], loop["chi2_original"]
+            report["written"] = loop["written"]
             report["broadening"] = {**loop["broadening"].report(),
                                     "plain_theory": loop["plain"].report()}
             # the stars are seen at their own resolving power: the changes are written and verified at it

@@ -113,3 +113,24 @@ def test_stopped_changing():
     assert stopped_changing(a, {("added", "Mg I", 15757.3): -1.01})
     assert not stopped_changing(a, {("added", "Mg I", 15757.3): -1.05})
     assert not stopped_changing(a, {("recalibrated", "Mg I", 15757.3): -1.0})
+
+
+def test_the_list_written_is_explained_at_the_labels_the_loop_ends_with(case, monkeypatch):
+    import gapviz.repair.loop as loop
+
+    pop, candidates, theory_list, true_list, theory_fit, _ = case
+    seen = []
+    explain = loop.explain_population
+
+    def recording(current, *args, **kw):
+        seen.append(current.labels.copy())
+        return explain(current, *args, **kw)
+
+    monkeypatch.setattr(loop, "explain_population", recording)
+    out = repair_loop(pop, candidates, theory_list, theory_fit=theory_fit, reference=true_list, calibration=None,
+                      resolution=R, iterations=2)
+    assert len(seen) == len(out["history"]) + 1  # each pass, then the list written
+    np.testing.assert_array_equal(seen[-1], out["labels"])  # at the kept pass's refitted labels
+    assert not np.array_equal(seen[out["pass"] - 1], out["labels"])  # not those the kept pass started from
+    added = out["table"][out["table"]["choice"] == "added"]
+    assert len(added) == 1 and abs(float(added["loggf"].iloc[0]) - MISSING[2]) < 0.1

@@ -78,3 +78,38 @@ def test_too_few_lines_leave_sigma_null_at_zero():
     out, null = empirical_null(offsets)
     assert null.sigma == 0.0 and np.allclose(out["sigma"], 0.01)
     assert null.trend_at(["Ti I"], [1.0], [0.1])[0] == pytest.approx(0.1)  # an unseen atom: the atoms' level
+
+
+def test_a_line_that_shares_its_dip_with_a_stronger_one_is_measured_but_not_changed():
+    rng = np.random.default_rng(5)
+    true = _lines(30, rng)
+    neighbour = true.loc[[WRONG]].assign(wavelength=lambda d: d["wavelength"] + 0.05,
+                                         wavelength_air=lambda d: d["wavelength"], loggf=lambda d: d["loggf"] + 0.5)
+    true = pd.concat([true, neighbour], ignore_index=True).sort_values("wavelength", ignore_index=True)
+    wrong = int(np.flatnonzero(np.isclose(true["wavelength"], neighbour["wavelength"].iloc[0] - 0.05))[0])
+    theory_list = true.copy()
+    theory_list.loc[wrong, "loggf"] += SHIFT
+    wl = np.arange(15195.0, 15325.0, 0.21)
+    labels = np.column_stack([rng.uniform(4000.0, 5200.0, 150), np.full(150, 2.0), rng.uniform(-0.6, 0.2, 150)])
+    spectra = lambda table: LineModel(table, wl, resolution=R, label_names=NAMES, min_depth=0.0)(
+        torch.as_tensor(labels, dtype=torch.float32)).numpy().astype(np.float64)
+    obs = spectra(true) + rng.normal(0.0, NOISE, (150, wl.size))
+    pop = Population(wl, NAMES, labels, obs, spectra(theory_list), np.full(obs.shape, NOISE**-2))
+    offsets, _ = empirical_null(line_offsets(pop, theory_list, R, None, np.zeros(0)))
+    row = offsets.set_index("line_index").loc[wrong]
+    assert row["delta"] < -0.1 and abs(row["z"]) > Z_CHANGE  # the dip is too deep, and the fit says so
+    assert row["dominance"] < 0.5  # but the stronger neighbour makes most of it
+    flagged = offsets.loc[significant(offsets), "line_index"].tolist()
+    assert wrong not in flagged  # so it is not changed; only the line that makes most of the dip may be
+    assert all(offsets.set_index("line_index").loc[i, "dominance"] >= 0.5 for i in flagged)
+    lone = offsets[offsets["line_index"] != wrong]
+    assert (lone["dominance"] > 0.9).sum() >= 20  # the lines alone read as alone
+
+
+def test_dominance_is_a_line_s_share_of_the_optical_depth_at_its_centre():
+    from gapviz.repair.population import Lines
+
+    table = pd.DataFrame({"wavelength": [15200.0, 15200.0, 15210.0], "species": "Fe I"})
+    lines = Lines(table, np.ones((1, 3)), np.array([0.2, 0.2, 0.2]), 0.0)
+    assert lines.dominance(np.array([1.0, 1.0, 1.0])) == pytest.approx([0.5, 0.5, 1.0])
+    assert lines.dominance(np.array([3.0, 1.0, 1.0])) == pytest.approx([0.75, 0.25, 1.0])
