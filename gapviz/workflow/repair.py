@@ -11,8 +11,9 @@ the plain theory and after the loop. The refits go through the store's emulator 
 LineModel itself (``theory="linemodel"``: no emulator error; on the LineModel mock the emulator alone moves the
 complete list's labels by −48 K and −0.33 dex in logg, ``benchmarks/repair_label_floor.py``). It writes the
 repaired list and its evidence (``gapviz.repair.outputs``) and checks how much of the gap the repaired list
-closes by re-synthesising a sample of stars, at the store's labels, with the original and the repaired list
-(``gapviz.repair.verify``; ``verify="sme"`` with SME). With ``full`` (on a mock: the complete list the stars
+closes by re-synthesising a sample of stars with the original and the repaired list (``gapviz.repair.verify``;
+``verify="sme"`` with SME), all at the same labels: where the loop ran, those it ends with (the repaired
+theory's: its list is fitted at them) for stars of its population; else the store's. With ``full`` (on a mock: the complete list the stars
 were made with) the floor is synthesised too and the share of the gap closed reported.
 """
 
@@ -91,7 +92,9 @@ class RepairResult:
         v = self.report.get("verification", {})
         if "chi2nu_median" in v:
             med = ", ".join(f"{k} {x:.3f}" for k, x in v["chi2nu_median"].items())
-            text.append(f"median χ²ν near the changes ({v['method']}, {v['n_stars']} stars): {med}")
+            at = {"loop": "the loop's labels", "store": "the store's labels"}.get(v.get("labels"), "")
+            text.append(f"median χ²ν near the changes ({v['method']}, {v['n_stars']} stars{', at ' + at if at else ''}): "
+                        f"{med}")
         if "gap_closed" in v:
             text.append(f"share of the gap closed (original → full list): {v['gap_closed']:.2f}")
         labels = self.report.get("labels")
@@ -100,6 +103,16 @@ class RepairResult:
             text.append(f"labels after the loop against the plain theory's ({labels['n_stars']} stars), median "
                         f"shift: {shifts}")
         return "\n".join(text)
+
+
+def _loop_sample(pop, labels: np.ndarray, method: str, n_verify: int | None):
+    """(names, flux, flux_err, labels) of the stars verified after the loop: evenly spread over its population,
+    at the labels it ends with (flux_err NaN where a pixel is unusable)."""
+    from gapviz.store.aggregate import even_rows
+
+    rows = even_rows(labels.shape[0], n_verify if n_verify is not None else VERIFY_STARS.get(method, 0))
+    flux, err = pop.flux_and_errors()
+    return list(pop.label_names), flux[rows], err[rows], labels[rows]
 
 
 def _labels_and_sample(ds, method: str, n_verify: int | None):
@@ -182,7 +195,10 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
                           "n_null_lines": null.n_lines, "n_tested": int(len(offsets))}
         repaired = repaired_linelist(lines, explanations, resolution)
         if verify != "none":
-            names, flux, err, labels = _labels_and_sample(ds, verify, verify_stars)
+            if theory is not None:
+                names, flux, err, labels = _loop_sample(pop, loop["labels"], verify, verify_stars)
+            else:
+                names, flux, err, labels = _labels_and_sample(ds, verify, verify_stars)
             lists = {"original": lines, "repaired": repaired}
             if full_linelist:
                 lists["full"] = read_linelist(full_linelist)
@@ -191,6 +207,7 @@ def repair(store: str | os.PathLike, out: str | os.PathLike, *, linelist: str | 
             report["verification"] = verify_lists(lists, wavelength, flux, err, labels, names, changed,
                                                   resolution=resolution, method=verify, calibration=cal,
                                                   c12_c13=c12_c13, workers=workers, progress=progress)
+            report["verification"]["labels"] = "loop" if theory is not None else "store"
     report["seconds"] = time.perf_counter() - t0
     paths = write_repair(out, lines, explanations, source_path=lines_path, report=report, overwrite=overwrite,
                          line_offsets=offsets, resolution=resolution)

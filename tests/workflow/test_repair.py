@@ -38,6 +38,7 @@ def test_repair_writes_the_list_its_evidence_and_the_verification(toy, tmp_path,
     assert len(moog) == len(repaired) >= len(original)
     report = json.loads((out / "report.json").read_text())
     assert report["verification"]["method"] == "linemodel" and report["verification"]["n_stars"] == 50
+    assert report["verification"]["labels"] == "store"  # no theory.pt, no loop: at the store's labels
     med = report["verification"]["chi2nu_median"]
     assert med["repaired"] < med["original"]  # the repaired list fits the stars better where it changed
     # every removed line of the toy case that the finder found is now in the list
@@ -74,7 +75,7 @@ def test_repair_of_the_shipped_store_refits_the_labels_in_a_loop(tmp_path, capsy
 
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "repair"
-    assert main(["repair", str(root / "data_samples" / "store"), "--out", str(out), "--verify", "none",
+    assert main(["repair", str(root / "data_samples" / "store"), "--out", str(out), "--verify-stars", "12",
                  "--stars", "30", "--iterate", "2", "--linelist", str(root / "data_samples/mock/linelist.csv"),
                  "--reference-linelist", str(root / "data_samples/mock/reference_linelist.csv"),
                  "--theory", theory]) == 0
@@ -87,6 +88,9 @@ def test_repair_of_the_shipped_store_refits_the_labels_in_a_loop(tmp_path, capsy
     assert passes[report["kept_pass"] - 1]["chi2"] == min(p["chi2"] for p in passes)
     labels = report["labels"]
     assert labels["n_stars"] == len(labels["star_id"]) == len(labels["after"]) <= 30
+    assert report["written"]["added"] >= 1 and "the list written is explained at pass" in printed
+    # verified at the labels the loop ends with, on stars of its population
+    assert report["verification"]["labels"] == "loop" and report["verification"]["n_stars"] == 12
     checked = pd.read_csv(out / "line_offsets.csv")
     assert len(checked) == report["null"]["n_tested"] > 20 and {"residual", "z"} <= set(checked.columns)
     scores = score_store_repair(root / "data_samples" / "store", out, root / "data_samples/mock/truth.h5")
