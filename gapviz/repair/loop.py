@@ -23,7 +23,7 @@ refitted through the plain theory the same way): a repair that does not beat it 
 written is then explained once more (step 1) at the kept pass's refitted labels and broadening: a pass's changes
 are fitted at the labels it starts from, which its own refit moves, and a change fitted at labels biased by
 the missing lines carries that bias (measured on both mocks, README: explained at the truth's labels, the added
-lines' log gf come within 0.04–0.06 dex; at the plain theory's, 0.10–0.13).
+lines' log gf come within 0.03–0.06 dex; at the plain theory's, 0.10–0.13).
 Measured on the mocks (README): each pass moves the labels on by a similar step (logg +0.36 → +0.13 → −0.16
 dex against the truth on the LineModel mock, −0.23 → +0.07 → +0.26 on the SME mock), past the truth, and the
 χ² guard stops it there: both keep pass 2 of 3. Before (the transmission moving with the labels), alternating
@@ -63,9 +63,8 @@ def repair_loop(pop: Population, candidates: pd.DataFrame, linelist: pd.DataFram
                 reference: pd.DataFrame | None, calibration: str | None, resolution: float,
                 iterations: int, joint: bool = False) -> dict:
     """The kept pass: {"table", "offsets", "null" (the list written: explained at the kept pass's refitted labels),
-    "labels" (S, L) its refit, "chi2", "pass", "broadening" its
-    ``Broadening``, "history": [every pass], "written": the counts of the list written (explained at the kept
-    pass's refitted labels), "chi2_original": the population's χ² with the original list, labels
+    "labels" (S, L) its refit, "chi2", "pass", "broadening" its ``Broadening``, "history": [every pass],
+    "written": that list's counts, "chi2_original": the population's χ² with the original list, labels
     and broadening refitted the same way, "plain": that fit's ``Broadening``} (module doc). A kept pass whose χ²
     is not below ``chi2_original`` is still returned; the caller says so. ``joint``: added lines saturate with the
     theory's own absorption, in their fits and in the refit (``explain_population``, ``held_refit``)."""

@@ -13,8 +13,9 @@ complete list's labels by −48 K and −0.33 dex in logg, ``benchmarks/repair_l
 repaired list and its evidence (``gapviz.repair.outputs``) and checks how much of the gap the repaired list
 closes by re-synthesising a sample of stars with the original and the repaired list (``gapviz.repair.verify``;
 ``verify="sme"`` with SME), all at the same labels: where the loop ran, those it ends with (the repaired
-theory's: its list is fitted at them) for stars of its population; else the store's. With ``full`` (on a mock: the complete list the stars
-were made with) the floor is synthesised too and the share of the gap closed reported.
+theory's: its list is fitted at them) for stars of its population; else the store's. With ``full`` (on a mock:
+the complete list the stars were made with) the floor is synthesised too and the share of the gap closed
+reported.
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ class RepairResult:
         if "chi2nu_median" in v:
             med = ", ".join(f"{k} {x:.3f}" for k, x in v["chi2nu_median"].items())
             at = {"loop": "the loop's labels", "store": "the store's labels"}.get(v.get("labels"), "")
-            text.append(f"median χ²ν near the changes ({v['method']}, {v['n_stars']} stars{', at ' + at if at else ''}): "
-                        f"{med}")
+            where = f", at {at}" if at else ""
+            text.append(f"median χ²ν near the changes ({v['method']}, {v['n_stars']} stars{where}): {med}")
         if "gap_closed" in v:
             text.append(f"share of the gap closed (original → full list): {v['gap_closed']:.2f}")
         labels = self.report.get("labels")

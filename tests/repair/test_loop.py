@@ -116,7 +116,7 @@ def test_stopped_changing():
 
 
 def test_the_list_written_is_explained_at_the_labels_the_loop_ends_with(case, monkeypatch):
-    import gapviz.repair.loop as loop
+    from gapviz.repair import loop
 
     pop, candidates, theory_list, true_list, theory_fit, _ = case
     seen = []

@@ -7,8 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from gapviz.repair.population import Population
-from gapviz.repair.recalibrate import Z_CHANGE, empirical_null, line_offsets, significant
+from gapviz.repair.population import Lines, Population
+from gapviz.repair.recalibrate import (
+    Z_CHANGE,
+    empirical_null,
+    line_offsets,
+    significant,
+)
 from gapviz.theory.linemodel import LineModel
 
 NAMES = ["teff", "logg", "fe_h"]
@@ -107,8 +112,6 @@ def test_a_line_that_shares_its_dip_with_a_stronger_one_is_measured_but_not_chan
 
 
 def test_dominance_is_a_line_s_share_of_the_optical_depth_at_its_centre():
-    from gapviz.repair.population import Lines
-
     table = pd.DataFrame({"wavelength": [15200.0, 15200.0, 15210.0], "species": "Fe I"})
     lines = Lines(table, np.ones((1, 3)), np.array([0.2, 0.2, 0.2]), 0.0)
     assert lines.dominance(np.array([1.0, 1.0, 1.0])) == pytest.approx([0.5, 0.5, 1.0])
