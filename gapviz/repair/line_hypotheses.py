@@ -4,13 +4,16 @@ chooses among them)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from gapviz.errors import GapvizError
 from gapviz.instrument import resolution_element
 from gapviz.io.linelist import species_fields
+from gapviz.theory.isotopes import log_isotope_fraction
 
 #: Lines within this many resolution elements of a candidate are tried.
 MATCH_ELEMENTS = 1.0
@@ -18,16 +21,29 @@ MATCH_ELEMENTS = 1.0
 SAME_LINE_TOLERANCE = 0.01
 
 
+def _abundance(species: str, isotopes: str) -> float:
+    """log10 of the isotopologue's share of ``species`` (−inf where gapviz knows no fraction for it)."""
+    try:
+        return log_isotope_fraction(species, isotopes)
+    except GapvizError:
+        return -math.inf
+
+
 def species_row(species: str, tables: Sequence[pd.DataFrame | None]) -> dict:
-    """A contract row for ``species`` (its commonest isotopologue in the first table that has it)."""
+    """A contract row for ``species`` in the first table that has it: of its most abundant isotopologue there
+    (a line nobody listed, strong enough to be found, is the main isotopologue's: an H-band list holds more
+    ¹²C¹⁸O lines than ¹²C¹⁶O ones, and a guessed CO line had been written as ¹²C¹⁸O with its log gf 2.7 dex
+    high to make up for that isotopologue's share); ties to the isotopologue with more lines."""
     for table in tables:
         if table is None or "species" not in table:
             continue
         rows = table[table["species"].astype(str) == species]
         if len(rows):
             if "isotopes" in rows:
-                common = rows["isotopes"].fillna("").astype(str).value_counts().index[0]
-                rows = rows[rows["isotopes"].fillna("").astype(str) == common]
+                iso = rows["isotopes"].fillna("").astype(str)
+                counts = iso.value_counts()
+                main = max(counts.index, key=lambda k: (_abundance(species, k), counts[k]))
+                rows = rows[iso == main]
             return rows.iloc[0].to_dict()
     return {"species": species, "isotopes": ""} | species_fields(species)
 
