@@ -115,22 +115,42 @@ def test_stopped_changing():
     assert not stopped_changing(a, {("recalibrated", "Mg I", 15757.3): -1.0})
 
 
-def test_the_list_written_is_explained_at_the_labels_the_loop_ends_with(case, monkeypatch):
+@pytest.mark.parametrize(("iterations", "worse_second"), [(1, False), (2, False), (2, True)])
+def test_the_list_written_is_explained_at_the_labels_the_loop_ends_with(case, monkeypatch, iterations, worse_second):
+    from dataclasses import replace
+
     from gapviz.repair import loop
 
     pop, candidates, theory_list, true_list, theory_fit, _ = case
     seen = []
+    if worse_second:  # pass 2's refit scores worse: pass 1 is kept, and pass 2 started from its refit
+        refits, held = [], loop.held_refit
+
+        def worse(*args, **kw):
+            fit = held(*args, **kw)
+            refits.append(fit)
+            return replace(fit, chi2=fit.chi2 * 10.0) if len(refits) == 2 else fit
+
+        monkeypatch.setattr(loop, "held_refit", worse)
     explain = loop.explain_population
 
     def recording(current, *args, **kw):
-        seen.append(current.labels.copy())
-        return explain(current, *args, **kw)
+        result = explain(current, *args, **kw)
+        seen.append((current.labels.copy(), result[0]))
+        return result
 
     monkeypatch.setattr(loop, "explain_population", recording)
     out = repair_loop(pop, candidates, theory_list, theory_fit=theory_fit, reference=true_list, calibration=None,
-                      resolution=R, iterations=2)
-    assert len(seen) == len(out["history"]) + 1  # each pass, then the list written
-    np.testing.assert_array_equal(seen[-1], out["labels"])  # at the kept pass's refitted labels
-    assert not np.array_equal(seen[out["pass"] - 1], out["labels"])  # not those the kept pass started from
+                      resolution=R, iterations=iterations)
+    # each pass explains once; the list written is one more explanation only where no pass started from the
+    # kept pass's refit (the next pass's is that one)
+    assert len(seen) == len(out["history"]) + (out["pass"] == len(out["history"]))
+    written = [table for labels, table in seen if table is out["table"]]
+    assert len(written) == 1  # the list written is one explanation's table ...
+    at = next(labels for labels, table in seen if table is out["table"])
+    np.testing.assert_array_equal(at, out["labels"])  # ... made at the kept pass's refitted labels
+    assert not np.array_equal(seen[out["pass"] - 1][0], out["labels"])  # not those the kept pass started from
+    if worse_second:
+        assert out["pass"] == 1 and len(out["history"]) == 2 and len(seen) == 2  # pass 2's explanation, reused
     added = out["table"][out["table"]["choice"] == "added"]
     assert len(added) == 1 and abs(float(added["loggf"].iloc[0]) - MISSING[2]) < 0.1
